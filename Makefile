@@ -1,0 +1,54 @@
+# cosell-sync — the README's two commands come from here: `make demo` and `make test`.
+# Each target sets itself up on a fresh machine (virtualenv, Python packages, Azurite, checkov).
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+AZURITE := .tools/node_modules/.bin/azurite
+AZURITE_VERSION := 3.35.0
+CHECKOV := .tools/checkov/bin/checkov
+CHECKOV_VERSION := 3.2.500
+DEMO_ONCE ?=
+
+.PHONY: setup demo test lint typecheck unit bench clean
+
+setup: $(STAMP) $(AZURITE) $(CHECKOV)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+$(AZURITE):
+	mkdir -p .tools
+	cd .tools && npm install --no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION)
+
+# checkov pins clash with the app's, so it gets a virtualenv of its own.
+$(CHECKOV):
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/python -m pip install -q --upgrade pip
+	.tools/checkov/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
+
+demo: $(STAMP) $(AZURITE)
+	$(BIN)/python -m devstack.demo $(if $(DEMO_ONCE),--once,)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+test: setup lint typecheck
+	$(BIN)/pytest
+
+bench: $(STAMP) $(AZURITE)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""What stands in for the cloud locally: Azurite, the local Functions host, the simulators."""

@@ -1,0 +1,442 @@
+"""A local stand-in for the Functions host that runs the functions registered on a `FunctionApp`.
+
+It reads each function's trigger metadata and reproduces the host semantics we rely on:
+- HTTP triggers served at `/<routePrefix>/<route>` with their methods;
+- queue triggers polled from Storage (Azurite) with host.json's `batchSize`, `newBatchThreshold`,
+  `maxPollingInterval`, `visibilityTimeout` after a failure, `maxDequeueCount`, then the original
+  message copied to `<queue>-poison`; base64 message encoding;
+- timer triggers fired on their NCRONTAB schedule (seconds first, `%Setting%` resolved), once at
+  start when `run_on_startup`, never overlapping (the host's singleton behaviour).
+Keys for `FUNCTION`/`ADMIN` auth levels are not enforced: only the real host holds keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import inspect
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import uvicorn
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.functions.decorators.core import BindingDirection
+from azure.functions.queue import QueueMessage as HostQueueMessage
+from azure.functions.timer import TimerRequest
+from azure.storage.queue import QueueClient
+from croniter import croniter
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from devstack.ports import free_port, wait_listening
+
+log = logging.getLogger("devstack.host")
+ROOT = Path(__file__).resolve().parent.parent
+_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?$")
+
+
+def parse_timespan(value: str) -> float:
+    """host.json TimeSpan ('00:00:30', '1.00:00:00') in seconds."""
+    match = _TIMESPAN.match(value.strip())
+    if not match:
+        raise ValueError(f"not a TimeSpan: {value!r}")
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds).total_seconds()
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """`extensions.queues` of host.json, with the host's defaults for what is absent."""
+
+    batch_size: int = 16
+    new_batch_threshold: int = 8
+    max_dequeue_count: int = 5
+    visibility_timeout: float = 0.0
+    max_polling_interval: float = 60.0
+    message_encoding: str = "base64"
+
+    @classmethod
+    def from_host_json(cls, host: dict[str, Any]) -> QueueSettings:
+        queues = host.get("extensions", {}).get("queues", {})
+        batch = int(queues.get("batchSize", 16))
+        return cls(
+            batch_size=batch,
+            new_batch_threshold=int(queues.get("newBatchThreshold", batch // 2)),
+            max_dequeue_count=int(queues.get("maxDequeueCount", 5)),
+            visibility_timeout=parse_timespan(queues.get("visibilityTimeout", "00:00:00")),
+            max_polling_interval=parse_timespan(queues.get("maxPollingInterval", "00:01:00")),
+            message_encoding=str(queues.get("messageEncoding", "base64")).lower(),
+        )
+
+
+def resolve_setting_expression(value: str, environ: dict[str, str]) -> str:
+    """`%NAME%` app-setting expressions, as the host resolves them in trigger metadata."""
+
+    def repl(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise KeyError(f"app setting {name} (used as %{name}%) is not set")
+        return environ[name]
+
+    return re.sub(r"%([A-Za-z0-9_]+)%", repl, value)
+
+
+class _Capture(func.Out[Any]):
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def set(self, val: Any) -> None:
+        self.value = val
+
+    def get(self) -> Any:
+        return self.value
+
+
+def _call(function: func.Function, trigger_value: Any) -> tuple[Any, dict[str, Any]]:
+    """Invoke a registered function like the worker does: keyword arguments named after bindings."""
+    kwargs: dict[str, Any] = {function.get_trigger().name: trigger_value}
+    outs: dict[str, _Capture] = {}
+    for binding in function.get_bindings():
+        if binding.direction == BindingDirection.OUT.value and binding.name != "$return":
+            outs[binding.name] = _Capture()
+    user = function.get_user_function()
+    if inspect.iscoroutinefunction(user):
+        result = asyncio.run(user(**kwargs, **outs))
+    else:
+        result = user(**kwargs, **outs)
+    return result, {name: capture.get() for name, capture in outs.items()}
+
+
+@dataclass
+class HostStats:
+    invocations: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    poisoned: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, bucket: dict[str, int], name: str) -> None:
+        with self.lock:
+            bucket[name] = bucket.get(name, 0) + 1
+
+
+class LocalFunctionsHost:
+    """Runs `app`'s functions until `stop()`. Environment = app settings (like the real host)."""
+
+    def __init__(
+        self,
+        app: func.FunctionApp,
+        *,
+        host_json: Path | dict[str, Any] = ROOT / "host.json",
+        http_port: int | None = None,
+        environ: dict[str, str] | None = None,
+        only: Iterable[str] | None = None,
+        processing_lease_seconds: float = 60.0,
+    ) -> None:
+        self.app = app
+        self.host_config = (
+            json.loads(Path(host_json).read_text()) if isinstance(host_json, Path) else host_json
+        )
+        self.queue_settings = QueueSettings.from_host_json(self.host_config)
+        self.route_prefix = self.host_config.get("extensions", {}).get("http", {}).get("routePrefix", "api")
+        self.http_port = http_port or free_port()
+        self.environ = dict(os.environ if environ is None else environ)
+        self.functions = [f for f in app.get_functions() if only is None or f.get_function_name() in only]
+        self.processing_lease_seconds = processing_lease_seconds
+        self.stats = HostStats()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._server: uvicorn.Server | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self) -> LocalFunctionsHost:
+        http_functions = [f for f in self.functions if f.get_trigger().type == "httpTrigger"]
+        if http_functions:
+            self._start_http(http_functions)
+        for function in self.functions:
+            kind = function.get_trigger().type
+            if kind == "queueTrigger":
+                self._spawn(self._queue_loop, function)
+            elif kind == "timerTrigger":
+                self._spawn(self._timer_loop, function)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.should_exit = True
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    def __enter__(self) -> LocalFunctionsHost:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, target: Callable[[func.Function], None], function: func.Function) -> None:
+        thread = threading.Thread(
+            target=target, args=(function,), name=f"host-{function.get_function_name()}", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+
+    # ---------------------------------------------------------------- HTTP
+    def _start_http(self, functions: list[func.Function]) -> None:
+        routes = []
+        for function in functions:
+            trigger = function.get_trigger()
+            route = (trigger.route or function.get_function_name()).strip("/")
+            methods = [getattr(m, "value", str(m)) for m in (trigger.methods or ["GET", "POST"])]
+            path = f"/{self.route_prefix}/{route}" if self.route_prefix else f"/{route}"
+            routes.append(Route(path, self._http_endpoint(function), methods=methods))
+        config = uvicorn.Config(
+            Starlette(routes=routes), host="127.0.0.1", port=self.http_port, log_level="warning"
+        )
+        self._server = uvicorn.Server(config)
+        thread = threading.Thread(target=self._server.run, name="host-http", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        wait_listening(self.http_port)
+
+    def _http_endpoint(self, function: func.Function) -> Callable[[Request], Any]:
+        name = function.get_function_name()
+
+        async def endpoint(request: Request) -> Response:
+            body = await request.body()
+            req = func.HttpRequest(
+                method=request.method,
+                url=str(request.url),
+                headers=dict(request.headers),
+                params=dict(request.query_params),
+                route_params=dict(request.path_params),
+                body=body,
+            )
+            self.stats.count(self.stats.invocations, name)
+            try:
+                result, outputs = await asyncio.to_thread(_call, function, req)
+                await asyncio.to_thread(self._send_outputs, function, outputs)
+            except Exception:
+                log.exception("function %s failed", name)
+                self.stats.count(self.stats.failures, name)
+                return Response("function failed", status_code=500)
+            if isinstance(result, func.HttpResponse):
+                headers = {k: v for k, v in result.headers.items() if k.lower() != "content-length"}
+                return Response(
+                    result.get_body(), status_code=result.status_code, headers=headers,
+                    media_type=result.mimetype,
+                )  # fmt: skip
+            return Response(status_code=204 if result is None else 200, content=str(result or ""))
+
+        return endpoint
+
+    # ---------------------------------------------------------------- queues
+    def _queue_client(self, connection: str, queue_name: str) -> QueueClient:
+        conn = self.environ.get(connection) or self.environ.get(f"{connection}__connectionString")
+        if not conn:
+            raise KeyError(f"queue trigger connection setting {connection} is not set")
+        return QueueClient.from_connection_string(conn, queue_name)
+
+    def _queue_loop(self, function: func.Function) -> None:
+        trigger = function.get_trigger()
+        name = function.get_function_name()
+        queue_name = resolve_setting_expression(trigger.queue_name, self.environ)
+        connection = trigger.connection or "AzureWebJobsStorage"
+        queue = self._queue_client(connection, queue_name)
+        poison = self._queue_client(connection, f"{queue_name}-poison")
+        for client in (queue, poison):
+            try:
+                client.create_queue()
+            except ResourceExistsError:
+                pass
+        qs = self.queue_settings
+        inflight = threading.Semaphore(qs.batch_size + qs.new_batch_threshold)
+        pool = ThreadPoolExecutor(max_workers=qs.batch_size + qs.new_batch_threshold, thread_name_prefix=name)
+        delay = 0.05
+        while not self._stop.is_set():
+            try:
+                messages = list(
+                    queue.receive_messages(
+                        messages_per_page=qs.batch_size,
+                        max_messages=qs.batch_size,
+                        visibility_timeout=int(self.processing_lease_seconds),
+                    )
+                )
+            except AzureError as exc:
+                log.warning("queue %s: receive failed (%s); backing off", queue_name, exc)
+                messages = []
+            if not messages:
+                self._stop.wait(delay)
+                delay = min(delay * 2, qs.max_polling_interval)
+                continue
+            delay = 0.05
+            for message in messages:
+                inflight.acquire()
+                pool.submit(self._process_one, function, queue, poison, message, inflight)
+            # Fetch the next batch only once in-flight work drops to newBatchThreshold, as the host does.
+            while not self._stop.is_set() and _available(inflight) < qs.batch_size:
+                self._stop.wait(0.01)
+        pool.shutdown(wait=True, cancel_futures=False)
+
+    def _process_one(
+        self, function: func.Function, queue: QueueClient, poison: QueueClient, message: Any,
+        inflight: threading.Semaphore,
+    ) -> None:  # fmt: skip
+        name = function.get_function_name()
+        raw: str = message.content
+        qs = self.queue_settings
+        receipt = [message.pop_receipt]
+        renewing = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew_lease, args=(queue, message, receipt, renewing), daemon=True
+        )
+        renewer.start()
+        try:
+            self.stats.count(self.stats.invocations, name)
+            body = _decode(raw, qs.message_encoding)
+            trigger_value = HostQueueMessage(
+                id=message.id,
+                body=body,
+                pop_receipt=message.pop_receipt,
+                dequeue_count=message.dequeue_count,
+                insertion_time=message.inserted_on,
+                expiration_time=message.expires_on,
+                time_next_visible=message.next_visible_on,
+            )
+            _, outputs = _call(function, trigger_value)
+            renewing.set()
+            renewer.join()
+            self._send_outputs(function, outputs)
+            queue.delete_message(message.id, receipt[0])
+        except Exception as exc:  # the host treats any exception as a failed invocation
+            renewing.set()
+            renewer.join()
+            self.stats.count(self.stats.failures, name)
+            self._fail(function, queue, poison, message, receipt[0], raw, exc)
+        finally:
+            inflight.release()
+
+    def _renew_lease(self, queue: QueueClient, message: Any, receipt: list[str], done: threading.Event) -> None:
+        """Keep a long-running message invisible, as the host does, by renewing at half the lease."""
+        while not done.wait(self.processing_lease_seconds / 2):
+            try:
+                updated = queue.update_message(
+                    message.id, receipt[0], visibility_timeout=int(self.processing_lease_seconds)
+                )
+                receipt[0] = updated.pop_receipt
+            except AzureError:
+                return
+
+    def _fail(
+        self, function: func.Function, queue: QueueClient, poison: QueueClient, message: Any,
+        receipt: str, raw: str, exc: Exception,
+    ) -> None:  # fmt: skip
+        name = function.get_function_name()
+        qs = self.queue_settings
+        try:
+            if message.dequeue_count >= qs.max_dequeue_count:
+                log.error(
+                    "function %s failed on message %s (dequeue count %s) -> %s-poison: %s",
+                    name, message.id, message.dequeue_count, queue.queue_name, exc,
+                )  # fmt: skip
+                poison.send_message(raw)
+                queue.delete_message(message.id, receipt)
+                self.stats.count(self.stats.poisoned, name)
+            else:
+                log.warning(
+                    "function %s failed on message %s (dequeue count %s), retry in %ss: %s",
+                    name, message.id, message.dequeue_count, qs.visibility_timeout, exc,
+                )  # fmt: skip
+                queue.update_message(message.id, receipt, visibility_timeout=int(qs.visibility_timeout))
+        except ResourceNotFoundError:
+            log.warning("message %s vanished while failing it (lease lost)", message.id)
+
+    def _send_outputs(self, function: func.Function, outputs: dict[str, Any]) -> None:
+        for binding in function.get_bindings():
+            if binding.name not in outputs or outputs[binding.name] is None:
+                continue
+            if binding.type != "queue":
+                raise ValueError(f"output binding type {binding.type} is not supported by the local host")
+            details = binding.get_dict_repr()
+            client = self._queue_client(details.get("connection") or "AzureWebJobsStorage", details["queueName"])
+            values = outputs[binding.name]
+            for value in values if isinstance(values, list) else [values]:
+                text = value if isinstance(value, str) else json.dumps(value)
+                client.send_message(_encode(text, self.queue_settings.message_encoding))
+
+    # ---------------------------------------------------------------- timers
+    def _timer_loop(self, function: func.Function) -> None:
+        trigger = function.get_trigger()
+        name = function.get_function_name()
+        schedule = resolve_setting_expression(trigger.schedule, self.environ)
+        if not croniter.is_valid(schedule, second_at_beginning=True):
+            log.error("timer %s: invalid NCRONTAB schedule %r", name, schedule)
+            return
+        if trigger.run_on_startup:
+            self._fire(function, past_due=False)
+        cron = croniter(schedule, datetime.now(UTC), second_at_beginning=True)
+        while not self._stop.is_set():
+            due: datetime = cron.get_next(datetime)
+            wait = (due - datetime.now(UTC)).total_seconds()
+            if wait > 0 and self._stop.wait(wait):
+                return
+            late = (datetime.now(UTC) - due).total_seconds()
+            self._fire(function, past_due=late > 1.0)
+            if late > 1.0:  # skip the runs we missed instead of firing them back to back
+                cron = croniter(schedule, datetime.now(UTC), second_at_beginning=True)
+
+    def _fire(self, function: func.Function, *, past_due: bool) -> None:
+        name = function.get_function_name()
+        self.stats.count(self.stats.invocations, name)
+        request = TimerRequest(past_due=past_due)
+        try:
+            _call(function, request)
+        except Exception:  # a failed timer run is logged; the next run happens on schedule
+            log.exception("timer %s failed", name)
+            self.stats.count(self.stats.failures, name)
+
+
+def _available(semaphore: threading.Semaphore) -> int:
+    return int(getattr(semaphore, "_value", 0))
+
+
+def _decode(raw: str, encoding: str) -> bytes:
+    if encoding != "base64":
+        return raw.encode("utf-8")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"message is not valid base64 (host.json messageEncoding=base64): {exc}") from None
+
+
+def _encode(text: str, encoding: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii") if encoding == "base64" else text
+
+
+def run_forever(host: LocalFunctionsHost) -> None:
+    """Block until Ctrl-C, then stop cleanly."""
+    host.start()
+    try:
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        host.stop()

@@ -1,0 +1,9 @@
+"""The Functions entry point: registers the blueprints in shared/triggers and nothing else."""
+
+import azure.functions as func
+
+from shared.triggers import poller, webhook, worker
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+for blueprint in (webhook.bp, poller.bp, worker.bp):
+    app.register_functions(blueprint)

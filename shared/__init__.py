@@ -1,0 +1,1 @@
+"""cosell-sync: two-way sync of Partner Center co-sell referrals and Salesforce opportunities."""

@@ -1,0 +1,231 @@
+"""Every app setting the connector reads, typed, in one place.
+
+Azure Functions exposes app settings as environment variables; locally `local.settings.json`
+(copied from `local.settings.sample.json`) provides the same names. No other module reads
+`os.environ`: everything takes a `Settings`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from shared.errors import ConfigError
+
+SYNC_QUEUE = "sync-jobs"
+"""The work queue; its poison queue is `sync-jobs-poison` (host convention `<queue>-poison`)."""
+POISON_QUEUE = f"{SYNC_QUEUE}-poison"
+
+
+def _yes_no(value: object) -> bool:
+    """The original connector's Yes/No settings accept only Yes or No (any case)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text == "yes":
+        return True
+    if text == "no":
+        return False
+    raise ValueError("must be Yes or No")
+
+
+YesNo = Annotated[bool, BeforeValidator(_yes_no)]
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(_csv)]
+
+
+class Settings(BaseSettings):
+    """App settings. Field names upper-cased are the app setting names (aliases where the
+    platform fixes another spelling, such as `AzureWebJobsStorage`)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", populate_by_name=True)
+
+    # --- storage (the Functions host's own account; identity-based in Azure) -------------------
+    storage_connection: str | None = Field(
+        default="UseDevelopmentStorage=true",
+        validation_alias=AliasChoices("AzureWebJobsStorage", "storage_connection"),
+        description="Connection string (Azurite locally). Empty in Azure: identity is used.",
+    )
+    storage_account_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AzureWebJobsStorage__accountName", "storage_account_name"),
+        description="Storage account reached with the managed identity when no connection string.",
+    )
+    storage_client_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AzureWebJobsStorage__clientId", "storage_client_id"),
+        description="Client id of the user-assigned managed identity.",
+    )
+    links_table: str = Field(default="SyncLinks", description="Link and snapshot table.")
+    watermarks_table: str = Field(default="SyncWatermarks", description="Poll/reconcile watermarks.")
+    audit_table: str = Field(default="SyncAudit", description="One row per sync action.")
+
+    # --- Partner Center --------------------------------------------------------------------------
+    pc_api_base_url: str = Field(
+        default="https://api.partner.microsoft.com/v1.0/engagements",
+        description="Referrals API base; referrals live under /referrals.",
+    )
+    pc_webhook_api_base_url: str = Field(
+        default="https://api.partnercenter.microsoft.com/webhooks/v1",
+        description="Webhook registration API base (another host, another token audience).",
+    )
+    pc_token_url: str = Field(
+        default="https://login.microsoftonline.com/common/oauth2/token",
+        description="Microsoft identity token endpoint (refresh-token grant, Secure Application Model).",
+    )
+    pc_tenant_id: str = Field(default="", description="Partner's Entra tenant id.")
+    pc_client_id: str = Field(default="", description="Entra app (client) id.")
+    pc_client_secret: SecretStr = Field(default=SecretStr(""), description="Entra app secret (Key Vault).")
+    pc_refresh_token: SecretStr = Field(
+        default=SecretStr(""), description="Refresh token of a Referrals-admin user (Key Vault)."
+    )
+    pc_referrals_resource: str = Field(
+        default="https://api.partner.microsoft.com", description="Token audience for referrals."
+    )
+    pc_webhook_resource: str = Field(
+        default="https://api.partnercenter.microsoft.com",
+        description="Token audience for webhook registration.",
+    )
+    pc_webhook_callback_url: str = Field(
+        default="http://127.0.0.1:7071/api/partner-center/events",
+        description="Public URL of our webhook function, registered with Partner Center.",
+    )
+    pc_webhook_cert_hosts: CsvList = Field(
+        default=["3psostorageacct.blob.core.windows.net"],
+        description="Hosts allowed in x-ms-certificate-url (comma-separated).",
+    )
+    pc_webhook_max_body_bytes: int = Field(default=65536, gt=0, description="Webhook body size cap.")
+    pc_portal_referral_url: str = Field(
+        default="https://partner.microsoft.com/dashboard/referrals/v2/leads/{id}/details",
+        description="Referral Link template; {id} is the referral id.",
+    )
+    pc_timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP timeout per call.")
+    pc_max_retries: int = Field(default=4, ge=0, description="Retries per call for 429/5xx.")
+
+    # --- Salesforce ------------------------------------------------------------------------------
+    sf_login_url: str = Field(
+        default="https://login.salesforce.com",
+        description="Login host: login / test (sandbox) / My Domain URL.",
+    )
+    sf_api_version: str = Field(default="59.0", description="REST API version, always sent.")
+    sf_auth_mode: Literal["jwt", "client_credentials", "password"] = Field(
+        default="jwt", description="OAuth flow for the integration user."
+    )
+    sf_client_id: str = Field(default="", description="Connected app consumer key.")
+    sf_client_secret: SecretStr = Field(default=SecretStr(""), description="Consumer secret (Key Vault).")
+    sf_username: str = Field(default="", description="Integration user name.")
+    sf_password: SecretStr = Field(default=SecretStr(""), description="Password mode only (Key Vault).")
+    sf_security_token: SecretStr = Field(default=SecretStr(""), description="Password mode only.")
+    sf_private_key: SecretStr = Field(
+        default=SecretStr(""), description="PEM private key for the JWT bearer flow (Key Vault)."
+    )
+    sf_timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP timeout per call.")
+    sf_max_retries: int = Field(default=4, ge=0, description="Retries per call for retryable errors.")
+    sf_limit_slowdown_pct: int = Field(
+        default=80, ge=1, le=100, description="Slow down above this % of the daily API limit."
+    )
+
+    # --- Salesforce poll -------------------------------------------------------------------------
+    sf_poll_schedule: str = Field(
+        default="0 * * * * *", description="NCRONTAB (seconds first) of the Salesforce poll."
+    )
+    sf_poll_overlap_seconds: int = Field(
+        default=120, ge=0, description="Re-read window behind the watermark (late commits)."
+    )
+    sf_poll_lookback_hours: int = Field(default=24, ge=0, description="First poll looks back this far.")
+    reconcile_schedule: str = Field(
+        default="0 */30 * * * *", description="NCRONTAB of the Partner Center reconcile."
+    )
+    webhook_check_schedule: str = Field(
+        default="0 0 6 * * *", description="NCRONTAB of the daily webhook registration check."
+    )
+
+    # --- connector customisation (the original's B2 settings, and ours beyond them) --------------
+    check_mark_in_name: YesNo = Field(default=True, description="✔/✖ prefix on the opportunity name.")
+    active_stage_name: str = Field(default="Qualification", description="Stage of an accepted referral.")
+    on_hold_stage_name: str = Field(
+        default="Prospecting", description="Stage of a Microsoft referral not yet accepted."
+    )
+    won_stage_name: str = Field(default="Closed Won", description="Stage meaning the deal was won.")
+    lost_stage_name: str = Field(default="Closed Lost", description="Stage meaning lost/declined.")
+    account_country_field: str = Field(
+        default="Account.BillingCountry",
+        description="Country field (API name); 'Account.X' reads it through the account.",
+    )
+    deal_value_field: str = Field(default="Amount", description="Opportunity field with the deal value.")
+    deal_currency_field: str = Field(
+        default="CurrencyIsoCode", description="Opportunity currency field; empty when single-currency."
+    )
+    default_currency: str = Field(
+        default="USD", min_length=3, max_length=3, description="Currency when the org has none."
+    )
+    sync_cosell_only: YesNo = Field(
+        default=True, description="Yes: only co-sell referrals come to Salesforce; No: leads too."
+    )
+    conflict_owner_overrides: str = Field(
+        default="",
+        description="field=side pairs (side: salesforce|partner_center) overriding the owner policy.",
+    )
+    audit_field_max_chars: int = Field(
+        default=32000, gt=100, description="Length kept in the opportunity's Audit field."
+    )
+
+    # --- operations ------------------------------------------------------------------------------
+    log_level: str = Field(default="INFO", description="Python log level of our loggers.")
+    retry_delay_max_seconds: int = Field(
+        default=300, ge=1, description="Cap of the delay before a re-enqueued job runs again."
+    )
+    applicationinsights_connection_string: SecretStr = Field(
+        default=SecretStr(""), description="App Insights; empty disables our OpenTelemetry export."
+    )
+
+    @field_validator("pc_webhook_cert_hosts")
+    @classmethod
+    def _hosts_lower(cls, hosts: list[str]) -> list[str]:
+        return [h.lower() for h in hosts]
+
+    @property
+    def sf_country_path(self) -> tuple[str, ...]:
+        return tuple(self.account_country_field.split("."))
+
+
+def setting_names() -> set[str]:
+    """The app setting names `Settings` reads (what the sample file and the infra must hold)."""
+    names = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+            names.add(alias.choices[0])
+        else:
+            names.add(name.upper())
+    return names
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; a bad value fails once, naming the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "?"
+            lines.append(f"setting {loc.upper()}: {err['msg']}")
+        raise ConfigError("invalid app settings: " + "; ".join(lines)) from None
+    except SettingsError as exc:
+        raise ConfigError(f"invalid app settings: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (functions call this once per invocation; cached)."""
+    return load_settings()

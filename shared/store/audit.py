@@ -1,0 +1,115 @@
+"""The audit table: one row per sync action, newest first within a day's partition."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from shared.config import Settings
+from shared.errors import redact
+from shared.store.tables import table
+
+_MAX_TICKS = 10**19
+_ERROR_CHARS = 4000
+
+
+class Outcome(StrEnum):
+    OK = "ok"  # something was written
+    NOOP = "noop"  # both sides already equal
+    SKIPPED = "skipped"  # deliberately not synced (e.g. a marketplace lead with co-sell only)
+    FAILED = "failed"  # permanent: the record needs a fix (✖)
+    RETRYING = "retrying"  # transient: the job will run again
+    POISONED = "poisoned"  # gave up after maxDequeueCount, or not a job at all
+    RECEIVED = "received"  # the worker got the job (foundation trace)
+
+
+class Direction(StrEnum):
+    SF_TO_PC = "sf_to_pc"
+    PC_TO_SF = "pc_to_sf"
+    BOTH = "both"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    trace_id: str
+    action: str
+    outcome: Outcome
+    direction: Direction = Direction.NONE
+    record_kind: str = ""
+    record_id: str = ""
+    referral_id: str = ""
+    opportunity_id: str = ""
+    source: str = ""
+    changed_fields: Sequence[str] = ()
+    conflicts: Sequence[str] = ()
+    error: str = ""
+    latency_ms: float | None = None
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_entity(self) -> dict[str, Any]:
+        ticks = int(self.at.timestamp() * 1_000_000)
+        entity: dict[str, Any] = {
+            "PartitionKey": self.at.strftime("%Y-%m-%d"),
+            "RowKey": f"{_MAX_TICKS - ticks:020d}-{uuid.uuid4().hex[:8]}",
+            "At": self.at,
+            "TraceId": self.trace_id,
+            "Action": self.action,
+            "Outcome": self.outcome.value,
+            "Direction": self.direction.value,
+            "RecordKind": self.record_kind,
+            "RecordId": self.record_id,
+            "ReferralId": self.referral_id,
+            "OpportunityId": self.opportunity_id,
+            "Source": self.source,
+            "ChangedFields": json.dumps(list(self.changed_fields)),
+            "Conflicts": json.dumps(list(self.conflicts)),
+            "Error": redact(self.error)[:_ERROR_CHARS],
+        }
+        if self.latency_ms is not None:
+            entity["LatencyMs"] = float(self.latency_ms)
+        return entity
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> AuditEntry:
+        latency = entity.get("LatencyMs")
+        return cls(
+            at=entity["At"],
+            trace_id=entity.get("TraceId", ""),
+            action=entity.get("Action", ""),
+            outcome=Outcome(entity.get("Outcome", "ok")),
+            direction=Direction(entity.get("Direction", "none")),
+            record_kind=entity.get("RecordKind", ""),
+            record_id=entity.get("RecordId", ""),
+            referral_id=entity.get("ReferralId", ""),
+            opportunity_id=entity.get("OpportunityId", ""),
+            source=entity.get("Source", ""),
+            changed_fields=tuple(json.loads(entity.get("ChangedFields") or "[]")),
+            conflicts=tuple(json.loads(entity.get("Conflicts") or "[]")),
+            error=entity.get("Error", ""),
+            latency_ms=float(latency) if latency is not None else None,
+        )
+
+
+def write(settings: Settings, entry: AuditEntry) -> None:
+    table(settings, settings.audit_table).create_entity(entry.to_entity())
+
+
+def recent(settings: Settings, *, days: int = 2, outcome: Outcome | None = None) -> Iterator[AuditEntry]:
+    """Entries of the last `days` days, newest first (day partitions are read newest day first)."""
+    client = table(settings, settings.audit_table)
+    today = datetime.now(UTC).date()
+    for back in range(days):
+        day = (today - timedelta(days=back)).isoformat()
+        query = "PartitionKey eq @pk"
+        params: dict[str, Any] = {"pk": day}
+        if outcome is not None:
+            query += " and Outcome eq @outcome"
+            params["outcome"] = outcome.value
+        for entity in client.query_entities(query, parameters=params):
+            yield AuditEntry.from_entity(dict(entity))

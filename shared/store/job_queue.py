@@ -1,0 +1,48 @@
+"""Putting jobs on the work queue (and on the poison queue for messages that are not jobs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+
+from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
+from shared.errors import TransientError
+from shared.store.clients import queue_client
+from shared.sync.jobs import SyncJob
+
+_created: set[tuple[str, str]] = set()
+
+
+def _ensure(settings: Settings, name: str) -> None:
+    key = (settings.storage_connection or settings.storage_account_name or "", name)
+    if key in _created:
+        return
+    try:
+        queue_client(settings, name).create_queue()
+    except ResourceExistsError:
+        pass
+    _created.add(key)
+
+
+def enqueue(settings: Settings, jobs: Iterable[SyncJob], *, delay_seconds: int = 0) -> int:
+    """Send each job; raises TransientError when storage refuses (callers then must not ack)."""
+    client = queue_client(settings, SYNC_QUEUE)
+    sent = 0
+    try:
+        _ensure(settings, SYNC_QUEUE)
+        for job in jobs:
+            client.send_message(job.to_message(), visibility_timeout=delay_seconds or None)
+            sent += 1
+    except ResourceNotFoundError:
+        _created.clear()
+        raise TransientError("queue missing; it will be created on the next attempt", provider="storage")
+    except AzureError as exc:
+        raise TransientError(f"could not enqueue: {exc}", provider="storage") from exc
+    return sent
+
+
+def poison_raw(settings: Settings, raw_message: str) -> None:
+    """Put a (decoded) message body unchanged on the poison queue, as the host does after maxDequeueCount."""
+    _ensure(settings, POISON_QUEUE)
+    queue_client(settings, POISON_QUEUE).send_message(raw_message)

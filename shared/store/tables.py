@@ -1,0 +1,29 @@
+"""Table handles, created on first use per process (creating a table is idempotent but costs a call)."""
+
+from __future__ import annotations
+
+import threading
+
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient
+
+from shared.config import Settings
+from shared.store.clients import table_service
+
+_lock = threading.Lock()
+_ready: set[tuple[str, str]] = set()
+
+
+def table(settings: Settings, name: str) -> TableClient:
+    """A client for table `name`, creating the table the first time this process asks for it."""
+    service = table_service(settings)
+    key = (settings.storage_connection or settings.storage_account_name or "", name)
+    if key not in _ready:
+        with _lock:
+            if key not in _ready:
+                try:
+                    service.create_table(name)
+                except ResourceExistsError:
+                    pass
+                _ready.add(key)
+    return service.get_table_client(name)

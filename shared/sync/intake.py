@@ -1,0 +1,43 @@
+"""Turning a Partner Center webhook POST into a job on the queue, with the HTTP answer to give."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.config import Settings
+from shared.errors import CosellSyncError
+from shared.partner_center.webhooks import receive_event
+from shared.store import job_queue
+
+log = logging.getLogger("cosell_sync.webhook")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status_code: int
+    body: str
+
+
+def accept_webhook(body: bytes, headers: Mapping[str, str], settings: Settings) -> Reply:
+    """Verify and parse the event, enqueue its job; 503 when storage refuses so Partner Center
+    delivers the event again instead of it being lost."""
+    outcome = receive_event(body, headers, settings)
+    if outcome.job is not None:
+        try:
+            job_queue.enqueue(settings, [outcome.job])
+        except CosellSyncError as exc:
+            log.error("webhook accepted but not enqueued, asking Partner Center to retry: %s", exc)
+            return Reply(503, json.dumps({"error": "temporarily unavailable, retry"}))
+        log.info(
+            "webhook %s queued job for referral %s (trace %s)",
+            outcome.job.event,
+            outcome.job.record_id,
+            outcome.job.trace_id,
+        )
+        return Reply(outcome.status_code, json.dumps({"accepted": True, "traceId": outcome.job.trace_id}))
+    level = logging.INFO if outcome.status_code < 400 else logging.WARNING
+    log.log(level, "webhook answered %s: %s", outcome.status_code, outcome.message)
+    return Reply(outcome.status_code, json.dumps({"message": outcome.message}))
