@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 AZURITE := .tools/node_modules/.bin/azurite
 AZURITE_VERSION := 3.35.0
 CHECKOV := .tools/checkov/bin/checkov
-CHECKOV_VERSION := 3.2.500
+CHECKOV_VERSION := 3.3.30
 DEMO_ONCE ?=
 
 .PHONY: setup demo test lint typecheck unit bench clean

@@ -1,0 +1,149 @@
+"""Custom metrics the alerts and the workbook in `infra/` read, and the one-time exporter set-up.
+
+Metric names and dimensions are a contract with `infra/monitoring/*.kql` and `workbook.json`:
+
+    sync_operations   counter    direction, outcome, record_kind   one per finished sync job
+    sync_latency_ms   histogram  direction, outcome, record_kind   job duration
+    poll_lag_seconds  gauge      -                                 how far the Salesforce poll is behind
+    poll_enqueued     counter    -                                 jobs one poll enqueued
+    webhook_events    counter    event, accepted ("true"/"false")  Partner Center webhook calls
+    sync_queue_depth  gauge      -                                 approximate messages in sync-jobs
+    poison_depth      gauge      -                                 approximate messages in sync-jobs-poison
+
+Dimensions are small closed vocabularies (directions, outcomes, event names): never record ids,
+names, e-mail addresses or secrets. Until `configure_telemetry` installs an exporter, the
+OpenTelemetry API hands out no-op instruments, so recording costs next to nothing in tests and locally.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from opentelemetry import metrics
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+
+log = logging.getLogger(__name__)
+
+METER_NAME = "cosell_sync"
+_LABEL_MAX_CHARS = 64
+
+_configured = False
+_configure_lock = threading.Lock()
+
+
+class _Instruments:
+    """The process's instruments. Made before an exporter exists, they come from the API's proxy
+    meter and start recording once a meter provider is installed."""
+
+    def __init__(self) -> None:
+        meter = metrics.get_meter(METER_NAME)
+        self.sync_operations = meter.create_counter(
+            "sync_operations", unit="1", description="Finished sync jobs by direction and outcome."
+        )
+        self.sync_latency = meter.create_histogram(
+            "sync_latency_ms", unit="ms", description="Duration of one sync job."
+        )
+        self.poll_lag = meter.create_gauge(
+            "poll_lag_seconds", unit="s", description="Age of the Salesforce poll watermark after a poll."
+        )
+        self.poll_enqueued = meter.create_counter(
+            "poll_enqueued", unit="1", description="Jobs enqueued by the Salesforce poll."
+        )
+        self.webhook_events = meter.create_counter(
+            "webhook_events", unit="1", description="Partner Center webhook calls by event and verdict."
+        )
+        self.sync_queue_depth = meter.create_gauge(
+            "sync_queue_depth", unit="1", description="Approximate messages waiting in sync-jobs."
+        )
+        self.poison_depth = meter.create_gauge(
+            "poison_depth", unit="1", description="Approximate messages in sync-jobs-poison."
+        )
+
+
+_instruments: _Instruments | None = None
+
+
+def _get() -> _Instruments:
+    global _instruments  # noqa: PLW0603 - one lazily built set of instruments per process
+    if _instruments is None:
+        _instruments = _Instruments()
+    return _instruments
+
+
+def _label(value: str) -> str:
+    """Dimensions are closed vocabularies; clip anything longer so a bug cannot flood cardinality."""
+    return str(value)[:_LABEL_MAX_CHARS]
+
+
+def configure_telemetry(settings: Settings) -> None:
+    """Send traces and custom metrics to Application Insights, once per process.
+
+    A no-op when APPLICATIONINSIGHTS_CONNECTION_STRING is empty (tests, the devstack). In Azure,
+    App Insights has local auth off, so the exporter authenticates as the app's user-assigned
+    identity (AzureWebJobsStorage__clientId). Python log records are not exported here: the
+    Functions host already forwards them, and exporting them again would duplicate every trace.
+    """
+    global _configured  # noqa: PLW0603 - process-wide, idempotent set-up
+    connection_string = settings.applicationinsights_connection_string.get_secret_value()
+    if not connection_string:
+        return
+    with _configure_lock:
+        if _configured:
+            return
+        # Imported here: the distro is heavy and only needed when exporting.
+        from azure.monitor.opentelemetry import configure_azure_monitor  # noqa: PLC0415
+
+        credential = None
+        if settings.storage_client_id:
+            from azure.identity import ManagedIdentityCredential  # noqa: PLC0415
+
+            credential = ManagedIdentityCredential(client_id=settings.storage_client_id)
+        configure_azure_monitor(
+            connection_string=connection_string,
+            credential=credential,
+            disable_logging=True,
+            enable_live_metrics=False,
+        )
+        _configured = True
+        log.info("telemetry export to Application Insights configured")
+
+
+def record_sync(direction: str, outcome: str, latency_ms: float, record_kind: str) -> None:
+    """One finished sync job: `direction` and `outcome` are the audit vocabulary
+    (`shared.store.audit.Direction` / `Outcome` values), `record_kind` is referral or opportunity."""
+    attributes = {
+        "direction": _label(direction),
+        "outcome": _label(outcome),
+        "record_kind": _label(record_kind),
+    }
+    instruments = _get()
+    instruments.sync_operations.add(1, attributes)
+    instruments.sync_latency.record(max(latency_ms, 0.0), attributes)
+
+
+def record_poll(lag_seconds: float, enqueued: int) -> None:
+    """After each Salesforce poll: how old the watermark is now, and how many jobs it enqueued."""
+    instruments = _get()
+    instruments.poll_lag.set(max(lag_seconds, 0.0))
+    if enqueued:
+        instruments.poll_enqueued.add(enqueued)
+
+
+def record_webhook(event: str, accepted: bool) -> None:
+    """One Partner Center webhook call; `event` is the event name (e.g. referral-updated)."""
+    _get().webhook_events.add(1, {"event": _label(event), "accepted": "true" if accepted else "false"})
+
+
+def record_queue_depths(sync_jobs: int, poison: int) -> None:
+    """Approximate depths of the work and poison queues (the poison-queue alert reads `poison_depth`).
+
+    Storage's own queue metric counts the whole account, so the app reports per-queue depths,
+    e.g. from `QueueClient.get_queue_properties().approximate_message_count` once per poll.
+    """
+    instruments = _get()
+    instruments.sync_queue_depth.set(max(sync_jobs, 0))
+    instruments.poison_depth.set(max(poison, 0))
