@@ -1,0 +1,239 @@
+"""Webhook verification and parsing over a real certificate, served by a MockTransport."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
+
+from devstack.pc_sim.signing import WebhookSigner
+from shared.config import load_settings
+from shared.partner_center.webhooks import (
+    CertificateCache,
+    certificate_url_problem,
+    receive_event,
+    referral_id_from_uri,
+)
+from shared.sync.jobs import JobSource, RecordKind
+
+CERT_HOST = "3psostorageacct.blob.core.windows.net"
+CERT_URL = f"https://{CERT_HOST}/cert/pcnotifications.microsoft.com.cer"
+REFERRAL_ID = "5dd4dc44-2c1a-4e16-8478-f783ebe815de"
+
+
+@pytest.fixture(scope="module")
+def signer() -> WebhookSigner:
+    return WebhookSigner()
+
+
+@pytest.fixture
+def fetched() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def certificates(signer, fetched) -> CertificateCache:
+    def serve(request: httpx.Request) -> httpx.Response:
+        fetched.append(str(request.url))
+        if request.url.path.endswith("missing.cer"):
+            return httpx.Response(404)
+        return httpx.Response(200, content=signer.certificate_der)
+
+    return CertificateCache(transport=httpx.MockTransport(serve))
+
+
+@pytest.fixture
+def settings():
+    return load_settings(pc_webhook_cert_hosts=CERT_HOST, pc_webhook_max_body_bytes=4096)
+
+
+def event(name="referral-updated", **changes) -> bytes:
+    body = {
+        "EventName": name,
+        "ResourceUri": f"https://api.partnercenter.microsoft.com/engagements/v1/referrals/{REFERRAL_ID}",
+        "ResourceName": "referral",
+        "AuditUri": None,
+        "ResourceChangeUtcDate": "2025-02-17T00:05:39.5485487+00:00",
+        **changes,
+    }
+    return json.dumps({k: v for k, v in body.items() if v is not ...}).encode()
+
+
+def signed(signer, body: bytes, **header_changes) -> dict[str, str]:
+    headers = {
+        "Authorization": f"Signature {signer.sign(body)}",
+        "x-ms-certificate-url": CERT_URL,
+        "x-ms-signature-algorithm": "rsa-sha256",
+        "Content-Type": "application/json",
+    }
+    headers.update(header_changes)
+    return {k: v for k, v in headers.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    "name", ["referral-created", "referral-updated", "related-referral-created", "related-referral-updated"]
+)
+def test_signed_referral_event_becomes_a_job(signer, certificates, settings, name):
+    body = event(name)
+    outcome = receive_event(body, signed(signer, body), settings, certificates=certificates)
+    assert outcome.status_code == 202
+    assert outcome.job is not None
+    assert outcome.job.kind is RecordKind.REFERRAL
+    assert outcome.job.record_id == REFERRAL_ID
+    assert outcome.job.source is JobSource.WEBHOOK
+    assert outcome.job.event == name
+    assert outcome.job.observed_at == datetime(2025, 2, 17, 0, 5, 39, 548548, tzinfo=UTC)
+
+
+def test_header_names_are_case_insensitive(signer, certificates, settings):
+    body = event()
+    headers = {k.upper(): v for k, v in signed(signer, body).items()}
+    assert receive_event(body, headers, settings, certificates=certificates).job is not None
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"Authorization": None}, "missing Signature"),
+        ({"Authorization": "Bearer abc"}, "missing Signature"),
+        ({"Authorization": "Signature "}, "missing Signature"),
+        ({"Authorization": "Signature not*base64"}, "not base64"),
+        ({"x-ms-certificate-url": None}, "missing x-ms-certificate-url"),
+        ({"x-ms-signature-algorithm": None}, "algorithm"),
+        ({"x-ms-signature-algorithm": "rsa-sha1"}, "algorithm"),
+        ({"x-ms-certificate-url": "https://evil.example/cert.cer"}, "not allowed"),
+        ({"x-ms-certificate-url": f"http://{CERT_HOST}/cert.cer"}, "https"),
+    ],
+)
+def test_unauthentic_requests_are_refused_with_401(signer, certificates, settings, fetched, changes, reason):  # noqa: PLR0917
+    body = event()
+    outcome = receive_event(body, signed(signer, body, **changes), settings, certificates=certificates)
+    assert outcome.status_code == 401
+    assert reason in outcome.message
+    assert outcome.job is None
+    assert fetched == []
+
+
+def test_signature_over_another_body_is_refused(signer, certificates, settings):
+    original = event()
+    tampered = event(ResourceUri="https://api.partnercenter.microsoft.com/engagements/v1/referrals/other")
+    outcome = receive_event(tampered, signed(signer, original), settings, certificates=certificates)
+    assert outcome.status_code == 401
+    assert "does not match" in outcome.message
+
+
+def test_signature_by_another_key_is_refused(certificates, settings):
+    forger = WebhookSigner()
+    body = event()
+    outcome = receive_event(body, signed(forger, body), settings, certificates=certificates)
+    assert outcome.status_code == 401
+
+
+def test_expired_certificate_is_refused(signer, settings):
+    now = datetime.now(UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old")])
+    expired = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(signer.private_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=10))
+        .not_valid_after(now - timedelta(days=1))
+        .sign(signer.private_key, hashes.SHA256())
+    )
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    cache = CertificateCache(
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(200, content=expired.public_bytes(Encoding.PEM))
+        )
+    )
+    body = event()
+    outcome = receive_event(body, signed(signer, body), settings, certificates=cache)
+    assert outcome.status_code == 401
+    assert "expired" in outcome.message
+
+
+def test_unavailable_certificate_asks_partner_center_to_retry(signer, certificates, settings):
+    body = event()
+    headers = signed(signer, body, **{"x-ms-certificate-url": f"https://{CERT_HOST}/missing.cer"})
+    outcome = receive_event(body, headers, settings, certificates=certificates)
+    assert outcome.status_code == 503
+    assert outcome.job is None
+
+
+def test_certificate_is_fetched_once_and_cached(signer, certificates, settings, fetched):
+    for name in ("referral-created", "referral-updated"):
+        body = event(name)
+        assert receive_event(body, signed(signer, body), settings, certificates=certificates).job
+    assert fetched == [CERT_URL]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "EventName missing"),
+        (event(EventName=...), "EventName missing"),
+        (event(ResourceUri=...), "ResourceUri"),
+        (event(ResourceChangeUtcDate=...), "ResourceChangeUtcDate"),
+        (event(ResourceName=""), "ResourceName"),
+        (event(ResourceChangeUtcDate="yesterday"), "not a date"),
+        (event(ResourceUri="https://api.partnercenter.microsoft.com/"), "referral id"),
+    ],
+)
+def test_malformed_signed_events_are_refused_with_400(signer, certificates, settings, body, reason):
+    outcome = receive_event(body, signed(signer, body), settings, certificates=certificates)
+    assert outcome.status_code == 400
+    assert reason in outcome.message
+    assert outcome.job is None
+
+
+def test_oversized_body_is_refused_with_413_before_any_verification(signer, certificates, settings, fetched):
+    body = event(Padding="x" * 5000)
+    outcome = receive_event(body, signed(signer, body), settings, certificates=certificates)
+    assert outcome.status_code == 413
+    assert fetched == []
+
+
+@pytest.mark.parametrize("name", ["customer-created", "invoice-ready"])
+def test_unknown_events_are_acknowledged_and_ignored(signer, certificates, settings, name):
+    body = event(name)
+    outcome = receive_event(body, signed(signer, body), settings, certificates=certificates)
+    assert outcome.status_code == 202
+    assert "ignored" in outcome.message
+    assert outcome.job is None
+
+
+def test_test_event_is_acknowledged_without_a_job(signer, certificates, settings):
+    body = event("test-created", ResourceUri="https://api.partnercenter.microsoft.com/webhooks/v1/x")
+    outcome = receive_event(body, signed(signer, body), settings, certificates=certificates)
+    assert (outcome.status_code, outcome.job) == (202, None)
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        (CERT_URL, True),
+        ("http://127.0.0.1:8000/cert.cer", True),
+        ("http://localhost:8000/cert.cer", True),
+        ("http://3psostorageacct.blob.core.windows.net/cert.cer", False),
+        ("https://3psostorageacct.blob.core.windows.net.evil.example/cert.cer", False),
+        ("https://evil.example/?h=3psostorageacct.blob.core.windows.net", False),
+        ("file:///etc/passwd", False),
+    ],
+)
+def test_certificate_url_rules(url, allowed):
+    hosts = [CERT_HOST, "127.0.0.1", "localhost"]
+    assert (certificate_url_problem(url, hosts) is None) is allowed
+
+
+def test_referral_id_is_the_last_path_segment():
+    assert referral_id_from_uri(f"https://x/engagements/v1/referrals/{REFERRAL_ID}/") == REFERRAL_ID
+    assert referral_id_from_uri("https://x/") is None
