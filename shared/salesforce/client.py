@@ -1,0 +1,422 @@
+"""`SalesforceClient`: every Salesforce read and write the connector makes, over simple-salesforce.
+
+Each public method is a handful of REST calls made through `_call`, which paces by the daily API
+usage, classifies failures (`classify.py`), retries transient ones with jittered backoff and
+re-authenticates once on INVALID_SESSION_ID. Errors leave as `shared.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar, cast
+
+import requests
+from simple_salesforce.api import Salesforce, SFType
+from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.format import format_external_id, format_soql
+
+from shared.config import Settings
+from shared.errors import CosellSyncError, TransientError
+from shared.salesforce import fields as f
+from shared.salesforce.auth import TokenProvider
+from shared.salesforce.classify import Action, Verdict, classify
+from shared.salesforce.throttle import (
+    MAX_INLINE_WAIT_SECONDS,
+    backoff_delay,
+    parse_limit_info,
+    slowdown_delay,
+)
+from shared.salesforce.transport import CALL_OPTIONS, default_session
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+COLLECTION_CHUNK = 200
+ACCOUNT_FIELDS = (
+    "Name",
+    "BillingStreet",
+    "BillingCity",
+    "BillingState",
+    "BillingPostalCode",
+    "BillingCountry",
+    "NumberOfEmployees",
+)
+CONTACT_ROLE_SUBQUERY = (
+    "(SELECT ContactId, Role, IsPrimary, Contact.FirstName, Contact.LastName, Contact.Email, Contact.Phone, "
+    "Contact.Title FROM OpportunityContactRoles)"
+)
+SOLUTION_SUBQUERY = (
+    f"(SELECT Id, {f.SOLUTION_ID}, {f.SOLUTION_NAME}, {f.SOLUTION_PUBLISHER}, {f.SOLUTION_TYPE} "  # noqa: S608 - SOQL; values go through format_soql
+    f"FROM {f.SOLUTIONS_RELATIONSHIP})"
+)
+
+
+def opportunity_select(settings: Settings) -> str:
+    """The SELECT ... FROM Opportunity clause fetching everything the sync needs in one call."""
+    names = ["Id", "Name", "StageName", "CloseDate", "IsClosed", "IsWon", settings.deal_value_field]
+    if settings.deal_currency_field:
+        names.append(settings.deal_currency_field)
+    names += [
+        "Description",
+        f.SYNC,
+        f.REFERRAL_ID,
+        f.REFERRAL_LINK,
+        f.HELP,
+        f.VISIBILITY,
+        f.MSFT_CRM_ID,
+        f.AUDIT,
+        f.REFERRAL_STATUS,
+        "SystemModstamp",
+        "LastModifiedById",
+        "AccountId",
+    ]
+    names += [f"Account.{name}" for name in ACCOUNT_FIELDS]
+    names.append(".".join(settings.sf_country_path))
+    unique = list(dict.fromkeys(n for n in names if n))
+    return f"SELECT {', '.join(unique)}, {CONTACT_ROLE_SUBQUERY}, {SOLUTION_SUBQUERY} FROM Opportunity"  # noqa: S608 - SOQL; values go through format_soql
+
+
+def note_html(body: str) -> str:
+    """ContentNote content is HTML: escape the text and keep its lines as paragraphs."""
+    return "".join(f"<p>{html.escape(line)}</p>" for line in body.splitlines() or [""])
+
+
+class SalesforceClient:
+    """The connector's Salesforce API surface.
+
+    `session` injects the HTTP transport (tests and the demo pass
+    `devstack.sf_sim.transport.loopback_session(port)`); `sleep` and `random` make pacing testable.
+    `call_counts` counts REST calls per kind ("query", "query_more", "get", "create", "update",
+    "upsert", "delete", "composite", "token"); `api_usage` is the last (used, allocated) pair read
+    from `Sforce-Limit-Info`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = random.random,
+        token_provider: TokenProvider | None = None,
+    ) -> None:
+        self.settings = settings
+        self._session = session or default_session(settings.sf_timeout_seconds)
+        self._session.headers["Sforce-Call-Options"] = CALL_OPTIONS
+        self._session.hooks["response"].append(self._observe)
+        self._sleep = sleep
+        self._random = random
+        self._tokens = token_provider or TokenProvider(settings, self._session)
+        self._sf: Salesforce | None = None
+        self._lock = threading.Lock()
+        self.call_counts: Counter[str] = Counter()
+        self.api_usage: tuple[int, int] | None = None
+
+    # ------------------------------------------------------------------ plumbing
+    def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
+        if usage is not None:
+            self.api_usage = usage
+
+    def _client(self) -> Salesforce:
+        with self._lock:
+            if self._sf is None:
+                token = self._tokens.token()
+                self.call_counts["token"] = self._tokens.fetches
+                self._sf = Salesforce(
+                    instance_url=token.instance_url,
+                    session_id=token.access_token,
+                    session=self._session,
+                    version=self.settings.sf_api_version,
+                )
+            return self._sf
+
+    def _reauthenticate(self) -> None:
+        with self._lock:
+            self._tokens.refresh()
+            self.call_counts["token"] = self._tokens.fetches
+            self._sf = None
+
+    def _call(self, kind: str, fn: Callable[[Salesforce], T], *, record_id: str | None = None) -> T:
+        """Run one REST call with pacing, classification, retries and one re-authentication."""
+        reauthenticated = False
+        attempt = 0
+        while True:
+            pause = slowdown_delay(self.api_usage, self.settings.sf_limit_slowdown_pct)
+            if pause:
+                log.info(
+                    "Salesforce API usage %s above %s%%: pausing %.2fs",
+                    self.api_usage,
+                    self.settings.sf_limit_slowdown_pct,
+                    pause,
+                )
+                self._sleep(pause)
+            sf = self._client()
+            self.call_counts[kind] += 1
+            try:
+                return fn(sf)
+            except SalesforceError as exc:
+                verdict = classify(exc.status, exc.content)
+            except requests.RequestException as exc:
+                verdict = Verdict(Action.RETRY, 0, "", f"network error: {type(exc).__name__}")
+            if verdict.action is Action.REAUTH and not reauthenticated:
+                reauthenticated = True
+                self._reauthenticate()
+                continue
+            wait = verdict.retry_after or 0.0
+            if (
+                verdict.action is Action.RETRY
+                and attempt < self.settings.sf_max_retries
+                and (wait <= MAX_INLINE_WAIT_SECONDS)
+            ):
+                delay = backoff_delay(attempt, self._random, hint=verdict.retry_after)
+                log.warning(
+                    "Salesforce %s failed (%s %s); retry %d in %.2fs",
+                    kind,
+                    verdict.status,
+                    verdict.code or verdict.message,
+                    attempt + 1,
+                    delay,
+                )
+                self._sleep(delay)
+                attempt += 1
+                continue
+            raise verdict.error(record_id=record_id)
+
+    def _query_pages(self, soql: str) -> Iterator[dict[str, Any]]:
+        page: dict[str, Any] = self._call("query", lambda sf: sf.query(soql))
+        while True:
+            yield from page.get("records", [])
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return
+            page = self._call("query_more", partial(_query_more, url=str(next_url)))
+
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        """All rows of a SOQL statement (follows nextRecordsUrl to the end)."""
+        return list(self._query_pages(soql))
+
+    def _first(self, soql: str) -> dict[str, Any] | None:
+        rows = self._call("query", lambda sf: sf.query(soql)).get("records", [])
+        return rows[0] if rows else None
+
+    # ------------------------------------------------------------------ reads
+    def changed_opportunities(
+        self, since: datetime, until: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Id and SystemModstamp of every Sync-flagged opportunity saved at or after `since`
+        (and at or before `until`), oldest first, ties by Id; pages are followed lazily."""
+        soql = format_soql(
+            f"SELECT Id, SystemModstamp FROM Opportunity WHERE {f.SYNC} = true AND SystemModstamp >= {{}}",  # noqa: S608 - SOQL; values go through format_soql
+            _aware(since),
+        )
+        if until is not None:
+            soql += format_soql(" AND SystemModstamp <= {}", _aware(until))
+        return self._query_pages(soql + " ORDER BY SystemModstamp, Id")
+
+    def get_opportunity(self, opportunity_id: str) -> dict[str, Any] | None:
+        """The opportunity with account, contact roles (with contacts) and solutions, in one query."""
+        soql = opportunity_select(self.settings) + format_soql(" WHERE Id = {} LIMIT 1", opportunity_id)
+        return self._with_record_id(opportunity_id, lambda: self._first(soql))
+
+    def get_opportunity_by_referral_id(self, referral_id: str) -> dict[str, Any] | None:
+        soql = opportunity_select(self.settings) + format_soql(
+            f" WHERE {f.REFERRAL_ID} = {{}} LIMIT 1", referral_id
+        )
+        return self._first(soql)
+
+    def get_note_titles(self, opportunity_id: str) -> set[str]:
+        """Titles of the notes (ContentNote / files) linked to the opportunity."""
+        soql = format_soql(
+            "SELECT ContentDocumentId, ContentDocument.Title FROM ContentDocumentLink "
+            "WHERE LinkedEntityId = {}",
+            opportunity_id,
+        )
+        return {
+            str((row.get("ContentDocument") or {}).get("Title"))
+            for row in self.query(soql)
+            if (row.get("ContentDocument") or {}).get("Title")
+        }
+
+    def get_stages(self) -> list[dict[str, Any]]:
+        """The org's opportunity stages (ApiName, IsClosed, IsWon, DefaultProbability, ...)."""
+        return self.query(
+            "SELECT ApiName, MasterLabel, DefaultProbability, ForecastCategoryName, IsActive, IsClosed, "
+            "IsWon, "
+            "SortOrder FROM OpportunityStage WHERE IsActive = true ORDER BY SortOrder"
+        )
+
+    # ------------------------------------------------------------------ writes
+    def upsert_opportunity_by_referral_id(self, referral_id: str, fields: dict[str, Any]) -> tuple[str, bool]:
+        """Create or update the opportunity whose Referral Id is `referral_id`; returns (id, created)."""
+        body = {k: v for k, v in fields.items() if k.lower() != f.REFERRAL_ID.lower()}
+        path = format_external_id(f.REFERRAL_ID, referral_id)
+        response: requests.Response = self._call(
+            "upsert",
+            lambda sf: _sobject(sf, f.OPPORTUNITY).upsert(path, body, raw_response=True),
+            record_id=referral_id,
+        )
+        if response.status_code == 204:  # API versions before 46.0 answer an update without a body
+            found = self._first(
+                format_soql(f"SELECT Id FROM Opportunity WHERE {f.REFERRAL_ID} = {{}}", referral_id)  # noqa: S608 - SOQL; values go through format_soql
+            )
+            if found is None:
+                raise TransientError(
+                    "upserted opportunity not visible yet", provider="salesforce", record_id=referral_id
+                )
+            return str(found["Id"]), False
+        result = response.json()
+        return str(result["id"]), bool(result.get("created", response.status_code == 201))
+
+    def update_opportunity(self, opportunity_id: str, fields: dict[str, Any]) -> None:
+        if fields:
+            self._call(
+                "update",
+                lambda sf: _sobject(sf, f.OPPORTUNITY).update(opportunity_id, fields),
+                record_id=opportunity_id,
+            )
+
+    def find_or_create_account(self, name: str, fields: dict[str, Any]) -> str:
+        """An account named `name` (and with the same BillingPostalCode when one is given), else a new one."""
+        soql = format_soql("SELECT Id FROM Account WHERE Name = {}", name)
+        if fields.get("BillingPostalCode"):
+            soql += format_soql(" AND BillingPostalCode = {}", fields["BillingPostalCode"])
+        found = self._first(soql + " ORDER BY CreatedDate LIMIT 1")
+        if found:
+            return str(found["Id"])
+        return self._create("Account", {**fields, "Name": name})
+
+    def find_or_create_contact(
+        self,
+        account_id: str | None,
+        first_name: str | None,
+        last_name: str,
+        email: str | None,
+        fields: dict[str, Any],
+    ) -> str:
+        """The contact with this email (one on `account_id` preferred), else a new contact."""
+        if email:
+            soql = format_soql(
+                "SELECT Id, AccountId FROM Contact WHERE Email = {} ORDER BY CreatedDate", email
+            )
+            rows = self.query(soql + " LIMIT 20")
+            if rows:
+                same = [r for r in rows if account_id and (r.get("AccountId") or "")[:15] == account_id[:15]]
+                return str((same or rows)[0]["Id"])
+        body: dict[str, Any] = {**fields, "FirstName": first_name, "LastName": last_name, "Email": email}
+        if account_id:
+            body["AccountId"] = account_id
+        return self._create("Contact", {k: v for k, v in body.items() if v is not None})
+
+    def add_contact_role(
+        self, opportunity_id: str, contact_id: str, role: str = "Business User", primary: bool = False
+    ) -> str:
+        """The contact's role on the opportunity; an existing one is reused (and adjusted), never
+        duplicated."""
+        existing = self._first(
+            format_soql(
+                "SELECT Id, Role, IsPrimary FROM OpportunityContactRole "
+                "WHERE OpportunityId = {} AND ContactId = {} "
+                "LIMIT 1",
+                opportunity_id,
+                contact_id,
+            )
+        )
+        if existing:
+            changes = {k: v for k, v in (("Role", role), ("IsPrimary", primary)) if existing.get(k) != v}
+            if changes:
+                self._call(
+                    "update",
+                    lambda sf: _sobject(sf, f.CONTACT_ROLE).update(existing["Id"], changes),
+                    record_id=opportunity_id,
+                )
+            return str(existing["Id"])
+        return self._create(
+            f.CONTACT_ROLE,
+            {"OpportunityId": opportunity_id, "ContactId": contact_id, "Role": role, "IsPrimary": primary},
+            record_id=opportunity_id,
+        )
+
+    def create_solution(self, opportunity_id: str, solution: dict[str, Any]) -> str:
+        """A solutions child record; `solution` holds fields by API name (fields.SOLUTION_ID, ...)."""
+        body = {**solution, f.SOLUTION_OPPORTUNITY: opportunity_id}
+        if not body.get("Name"):
+            body["Name"] = str(solution.get(f.SOLUTION_NAME) or solution.get(f.SOLUTION_ID) or "Solution")[
+                :80
+            ]
+        return self._create(f.SOLUTION, body, record_id=opportunity_id)
+
+    def delete_solution(self, record_id: str) -> None:
+        self._call("delete", lambda sf: _sobject(sf, f.SOLUTION).delete(record_id), record_id=record_id)
+
+    def attach_note(self, opportunity_id: str, title: str, body: str) -> str:
+        """An enhanced note (ContentNote) linked to the opportunity; returns the note's id."""
+        content = base64.b64encode(note_html(body).encode()).decode()
+        note_id = self._create(
+            "ContentNote", {"Title": title[:255], "Content": content}, record_id=opportunity_id
+        )
+        self._create(
+            "ContentDocumentLink",
+            {
+                "ContentDocumentId": note_id,
+                "LinkedEntityId": opportunity_id,
+                "ShareType": "V",
+                "Visibility": "AllUsers",
+            },
+            record_id=opportunity_id,
+        )
+        return note_id
+
+    def upsert_opportunities_collection(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Upsert many opportunities on Referral Id through sObject Collections (≤200 per call).
+        Each record must carry fields.REFERRAL_ID; the result list is in input order
+        ({"id", "success", "errors", "created"})."""
+        results: list[dict[str, Any]] = []
+        path = f"composite/sobjects/Opportunity/{f.REFERRAL_ID}"
+        for start in range(0, len(records), COLLECTION_CHUNK):
+            chunk = [
+                {"attributes": {"type": "Opportunity"}, **r}
+                for r in records[start : start + COLLECTION_CHUNK]
+            ]
+            payload = {"allOrNone": False, "records": chunk}
+            answer = self._call("composite", partial(_patch, path=path, payload=payload))
+            results.extend(answer or [])
+        return results
+
+    # ------------------------------------------------------------------ helpers
+    def _create(self, sobject: str, body: dict[str, Any], *, record_id: str | None = None) -> str:
+        result = self._call("create", lambda sf: _sobject(sf, sobject).create(body), record_id=record_id)
+        return str(result["id"])
+
+    def _with_record_id(self, record_id: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except CosellSyncError as exc:
+            exc.record_id = exc.record_id or record_id
+            raise
+
+
+def _aware(value: datetime) -> datetime:
+    """format_soql turns naive datetimes into garbage; the API wants UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sobject(sf: Salesforce, name: str) -> SFType:
+    """`sf.<name>` typed (simple-salesforce resolves object names dynamically)."""
+    return cast(SFType, getattr(sf, name))
+
+
+def _query_more(sf: Salesforce, *, url: str) -> dict[str, Any]:
+    return dict(sf.query_more(url, identifier_is_url=True))
+
+
+def _patch(sf: Salesforce, *, path: str, payload: dict[str, Any]) -> Any:
+    return sf.restful(path, method="PATCH", json=payload)

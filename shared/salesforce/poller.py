@@ -1,0 +1,65 @@
+"""One Salesforce poll: Sync-flagged opportunities saved since the watermark become queue jobs,
+then the watermark advances — only after the jobs are on the queue."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shared.config import Settings
+from shared.salesforce.client import SalesforceClient
+from shared.salesforce.poll_window import plan, window_start
+from shared.store import job_queue, watermarks
+from shared.sync.jobs import JobSource, RecordKind, SyncJob
+
+log = logging.getLogger(__name__)
+WATERMARK = "salesforce-opportunities"
+
+
+@dataclass
+class PollResult:
+    queried: int
+    enqueued: int
+    watermark_before: datetime | None
+    watermark_after: datetime | None
+    calls: int
+
+
+def _api_calls(client: SalesforceClient) -> int:
+    return sum(count for kind, count in client.call_counts.items() if kind != "token")
+
+
+def poll_once(
+    settings: Settings,
+    *,
+    client: SalesforceClient | None = None,
+    now: datetime | None = None,
+    enqueue: Callable[[Settings, Iterable[SyncJob]], int] = job_queue.enqueue,
+) -> PollResult:
+    """Query changes since the watermark (minus the overlap), enqueue one job per new save,
+    then advance the watermark. With nothing changed: one API call, no job, no write."""
+    now = now or datetime.now(UTC)
+    client = client or SalesforceClient(settings)
+    calls_before = _api_calls(client)
+    mark = watermarks.read(settings, WATERMARK)
+    since = window_start(
+        mark.value,
+        now,
+        overlap_seconds=settings.sf_poll_overlap_seconds,
+        lookback_hours=settings.sf_poll_lookback_hours,
+    )
+    rows = list(client.changed_opportunities(since))
+    decided = plan(rows, mark.value, mark.seen, overlap_seconds=settings.sf_poll_overlap_seconds)
+    jobs = [
+        SyncJob(kind=RecordKind.OPPORTUNITY, record_id=rid, source=JobSource.POLL, observed_at=stamp)
+        for rid, stamp in decided.to_enqueue.items()
+    ]
+    enqueued = enqueue(settings, jobs) if jobs else 0
+    after = mark.value
+    if decided.watermark is not None and (decided.watermark != mark.value or decided.seen != mark.seen):
+        after = watermarks.advance(settings, WATERMARK, decided.watermark, seen=decided.seen)
+    result = PollResult(len(rows), enqueued, mark.value, after, _api_calls(client) - calls_before)
+    log.info("salesforce poll: %s", result)
+    return result

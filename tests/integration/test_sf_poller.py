@@ -1,0 +1,133 @@
+"""The Salesforce poller on Azurite against the simulator: one call when idle, late commits and
+same-second saves picked up, one job per changed opportunity, watermark only after enqueueing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.config import SYNC_QUEUE
+from shared.errors import TransientError
+from shared.salesforce.poller import WATERMARK, poll_once
+from shared.store import watermarks
+from shared.store.clients import queue_client
+from shared.sync.jobs import JobSource, RecordKind, SyncJob
+from tests.integration.sf_helpers import make_client
+
+pytest_plugins = ["tests.integration.sf_fixtures"]
+pytestmark = pytest.mark.integration
+
+
+class Collect:
+    """An enqueue stand-in that keeps the jobs (the real one is exercised in the first test)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[SyncJob] = []
+
+    def __call__(self, settings, jobs) -> int:
+        batch = list(jobs)
+        self.jobs.extend(batch)
+        return len(batch)
+
+    def ids(self) -> list[str]:
+        return [job.record_id for job in self.jobs]
+
+
+@pytest.fixture
+def client(sf_sim, sf_settings):
+    return make_client(sf_sim, sf_settings)
+
+
+def test_flagging_an_opportunity_enqueues_exactly_one_job_and_idle_polls_cost_one_call(
+    sf_settings, sf_control, client, clean_queues
+):
+    opp = sf_control.create_opportunity("Unflagged at first")
+    first = poll_once(sf_settings, client=client)
+    assert (first.queried, first.enqueued, first.calls) == (0, 0, 1)
+
+    sf_control.set_sync(opp)
+    flagged = poll_once(sf_settings, client=client)
+    assert (flagged.enqueued, flagged.calls) == (1, 1)
+    messages = list(queue_client(sf_settings, SYNC_QUEUE).receive_messages(max_messages=32))
+    jobs = [SyncJob.from_message(m.content) for m in messages]
+    assert [(j.kind, j.record_id, j.source) for j in jobs] == [(RecordKind.OPPORTUNITY, opp, JobSource.POLL)]
+
+    sf_control.reset_counters()
+    idle = poll_once(sf_settings, client=client)
+    assert (idle.enqueued, idle.calls) == (0, 1)
+    assert idle.watermark_after == flagged.watermark_after
+    assert sf_control.counters() == {"query": 1, "api_total": 1}
+
+
+def test_first_poll_looks_back_and_sets_the_watermark_to_the_newest_save(sf_settings, sf_control, client):
+    older = sf_control.create_opportunity("old", sync=True)
+    sf_control.commit_late("Opportunity", older, seconds=3 * 3600)
+    ancient = sf_control.create_opportunity("ancient", sync=True)
+    sf_control.commit_late("Opportunity", ancient, seconds=48 * 3600)
+    newest = sf_control.create_opportunity("new", sync=True)
+    jobs = Collect()
+    result = poll_once(sf_settings, client=client, enqueue=jobs)
+    assert jobs.ids() == [older, newest]
+    stamp = sf_control.record("Opportunity", newest)["SystemModstamp"]
+    assert result.watermark_before is None
+    assert result.watermark_after is not None
+    assert result.watermark_after == watermarks.get(sf_settings, WATERMARK)
+    assert result.watermark_after.isoformat(timespec="milliseconds")[:23] == stamp[:23]
+
+
+def test_same_second_and_late_commits_are_both_picked_up(sf_settings, sf_control, client):
+    jobs = Collect()
+    first = sf_control.create_opportunity("first", sync=True)
+    poll_once(sf_settings, client=client, enqueue=jobs)
+    same_second = sf_control.create_opportunity("saved right after", sync=True)
+    late = sf_control.create_opportunity("committed late", sync=True)
+    sf_control.commit_late("Opportunity", late, seconds=60)  # older than the watermark, inside the overlap
+    result = poll_once(sf_settings, client=client, enqueue=jobs)
+    assert jobs.ids() == [first, late, same_second]
+    assert result.enqueued == 2
+    assert poll_once(sf_settings, client=client, enqueue=jobs).enqueued == 0
+
+
+def test_a_record_edited_twice_between_polls_yields_one_job(sf_settings, sf_control, client):
+    jobs = Collect()
+    opp = sf_control.create_opportunity("busy", sync=True)
+    poll_once(sf_settings, client=client, enqueue=jobs)
+    sf_control.edit_opportunity(opp, Amount=1.0)
+    sf_control.edit_opportunity(opp, Amount=2.0)
+    result = poll_once(sf_settings, client=client, enqueue=jobs)
+    assert result.enqueued == 1
+    assert jobs.ids() == [opp, opp]
+
+
+def test_watermark_does_not_advance_when_enqueueing_fails(sf_settings, sf_control, client):
+    jobs = Collect()
+    poll_once(sf_settings, client=client, enqueue=jobs)  # empty first poll
+    opp = sf_control.create_opportunity("will fail once", sync=True)
+
+    def broken(settings, batch):
+        raise TransientError("queue unavailable", provider="storage")
+
+    with pytest.raises(TransientError):
+        poll_once(sf_settings, client=client, enqueue=broken)
+    assert watermarks.get(sf_settings, WATERMARK) is None
+    retried = poll_once(sf_settings, client=client, enqueue=jobs)
+    assert jobs.ids() == [opp]
+    assert retried.watermark_after is not None
+
+
+def test_a_poll_over_many_pages_enqueues_each_opportunity_once(sf_settings, sf_control, client):
+    sf_control.configure(page_size=50)
+    created = {sf_control.create_opportunity(f"Deal {i}", sync=True) for i in range(120)}
+    jobs = Collect()
+    result = poll_once(sf_settings, client=client, enqueue=jobs)
+    assert set(jobs.ids()) == created and len(jobs.ids()) == 120
+    assert result.calls == 3
+
+
+def test_watermark_never_moves_backwards(sf_settings):
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    assert watermarks.advance(sf_settings, "test-mark", later) == later
+    assert watermarks.advance(sf_settings, "test-mark", later - timedelta(days=1)) == later
+    assert watermarks.get(sf_settings, "test-mark") == later
+    assert watermarks.advance(sf_settings, "test-mark", later + timedelta(milliseconds=1)) > later

@@ -1,0 +1,123 @@
+"""The shipped SFDX metadata holds every Salesforce name the code uses, with the expected type."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from shared.salesforce import fields as f
+
+ROOT = Path(__file__).resolve().parents[2] / "salesforce-metadata"
+DEFAULT = ROOT / "force-app" / "main" / "default"
+NS = "{http://soap.sforce.com/2006/04/metadata}"
+
+
+def parse(path: Path) -> ET.Element:
+    root = ET.parse(path).getroot()  # noqa: S314 - our own files
+    assert root.tag.startswith(NS), f"{path.name} lacks the metadata namespace"
+    return root
+
+
+def text(el: ET.Element, tag: str) -> str | None:
+    found = el.find(NS + tag)
+    return found.text if found is not None else None
+
+
+def field_file(sobject: str, name: str) -> ET.Element:
+    path = DEFAULT / "objects" / sobject / "fields" / f"{name}.field-meta.xml"
+    assert path.exists(), f"missing {path.relative_to(ROOT)}"
+    root = parse(path)
+    assert text(root, "fullName") == name
+    return root
+
+
+@pytest.mark.parametrize(
+    ("sobject", "name", "kind", "extra"),
+    [
+        (f.OPPORTUNITY, f.SYNC, "Checkbox", {"defaultValue": "false"}),
+        (f.OPPORTUNITY, f.REFERRAL_ID, "Text", {"externalId": "true", "unique": "true", "length": "100"}),
+        (f.OPPORTUNITY, f.REFERRAL_LINK, "Url", {}),
+        (f.OPPORTUNITY, f.HELP, "MultiselectPicklist", {}),
+        (f.OPPORTUNITY, f.VISIBILITY, "Picklist", {}),
+        (f.OPPORTUNITY, f.MSFT_CRM_ID, "Text", {"externalId": "true", "unique": "false", "length": "255"}),
+        (f.OPPORTUNITY, f.AUDIT, "LongTextArea", {"length": "131072"}),
+        (f.OPPORTUNITY, f.REFERRAL_STATUS, "Text", {"length": "40"}),
+        (f.SOLUTION, f.SOLUTION_OPPORTUNITY, "MasterDetail", {"referenceTo": "Opportunity"}),
+        (f.SOLUTION, f.SOLUTION_ID, "Text", {"length": "100"}),
+        (f.SOLUTION, f.SOLUTION_NAME, "Text", {"length": "255"}),
+        (f.SOLUTION, f.SOLUTION_PUBLISHER, "Text", {"length": "255"}),
+        (f.SOLUTION, f.SOLUTION_TYPE, "Text", {"length": "20"}),
+    ],
+)
+def test_every_field_the_code_uses_exists_with_its_type(sobject, name, kind, extra):
+    root = field_file(sobject, name)
+    assert text(root, "type") == kind
+    for tag, value in extra.items():
+        assert text(root, tag) == value, f"{name}.{tag}"
+    assert text(root, "label")
+
+
+def test_restricted_picklists_hold_the_values_the_code_writes():
+    visibility = field_file(f.OPPORTUNITY, f.VISIBILITY)
+    assert {text(x, "fullName") for x in visibility.iter(NS + "value")} == {f.VISIBLE, f.HIDDEN}
+    help_values = {text(x, "fullName") for x in field_file(f.OPPORTUNITY, f.HELP).iter(NS + "value")}
+    assert "ProofOfConceptOrDemo" in help_values and "Unknown" not in help_values
+    for root in (visibility, field_file(f.OPPORTUNITY, f.HELP)):
+        value_set = root.find(NS + "valueSet")
+        assert value_set is not None and text(value_set, "restricted") == "true"
+
+
+def test_the_solution_relationship_name_matches_the_child_subquery():
+    relationship = text(field_file(f.SOLUTION, f.SOLUTION_OPPORTUNITY), "relationshipName")
+    assert f"{relationship}__r" == f.SOLUTIONS_RELATIONSHIP
+    obj = parse(DEFAULT / "objects" / f.SOLUTION / f"{f.SOLUTION}.object-meta.xml")
+    assert text(obj, "sharingModel") == "ControlledByParent" and text(obj, "deploymentStatus") == "Deployed"
+
+
+def test_the_permission_set_grants_every_field_and_the_object():
+    root = parse(DEFAULT / "permissionsets" / "Partner_Center_Sync.permissionset-meta.xml")
+    granted = {
+        text(p, "field"): (text(p, "readable"), text(p, "editable"))
+        for p in root.iter(NS + "fieldPermissions")
+    }
+    expected = {
+        f"{f.OPPORTUNITY}.{n}"
+        for n in (
+            f.SYNC,
+            f.REFERRAL_ID,
+            f.REFERRAL_LINK,
+            f.HELP,
+            f.VISIBILITY,
+            f.MSFT_CRM_ID,
+            f.AUDIT,
+            f.REFERRAL_STATUS,
+        )
+    }
+    expected |= {
+        f"{f.SOLUTION}.{n}" for n in (f.SOLUTION_ID, f.SOLUTION_NAME, f.SOLUTION_PUBLISHER, f.SOLUTION_TYPE)
+    }
+    assert set(granted) == expected  # master-detail fields may not appear in a permission set
+    assert all(v == ("true", "true") for v in granted.values())
+    objects = {text(o, "object"): o for o in root.iter(NS + "objectPermissions")}
+    assert all(
+        text(objects[f.SOLUTION], t) == "true"
+        for t in ("allowCreate", "allowRead", "allowEdit", "allowDelete")
+    )
+
+
+def test_project_file_and_manifest_cover_the_source():
+    project = json.loads((ROOT / "sfdx-project.json").read_text())
+    assert project["packageDirectories"] == [{"path": "force-app", "default": True}]
+    assert project["sourceApiVersion"] == "59.0"
+    manifest = parse(ROOT / "manifest" / "package.xml")
+    members = {text(t, "name"): {m.text for m in t.iter(NS + "members")} for t in manifest.iter(NS + "types")}
+    on_disk = {
+        f"{p.parent.parent.name}.{p.name.split('.')[0]}"
+        for p in DEFAULT.glob("objects/*/fields/*.field-meta.xml")
+    }
+    assert members["CustomField"] == on_disk
+    assert members["CustomObject"] == {f.SOLUTION}
+    assert members["PermissionSet"] == {"Partner_Center_Sync"}
