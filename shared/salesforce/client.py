@@ -50,7 +50,7 @@ ACCOUNT_FIELDS = (
     "NumberOfEmployees",
 )
 CONTACT_ROLE_SUBQUERY = (
-    "(SELECT ContactId, Role, IsPrimary, Contact.FirstName, Contact.LastName, Contact.Email, Contact.Phone, "
+    "(SELECT Id, ContactId, Role, IsPrimary, Contact.FirstName, Contact.LastName, Contact.Email, Contact.Phone, "
     "Contact.Title FROM OpportunityContactRoles)"
 )
 SOLUTION_SUBQUERY = (
@@ -283,6 +283,15 @@ class SalesforceClient:
                 lambda sf: _sobject(sf, f.OPPORTUNITY).update(opportunity_id, fields),
                 record_id=opportunity_id,
             )
+
+    def update_account(self, account_id: str, fields: dict[str, Any]) -> None:
+        if fields:
+            self._call(
+                "update", lambda sf: _sobject(sf, f.ACCOUNT).update(account_id, fields), record_id=account_id
+            )
+
+    def delete_contact_role(self, role_id: str) -> None:
+        self._call("delete", lambda sf: _sobject(sf, f.CONTACT_ROLE).delete(role_id), record_id=role_id)
 
     def find_or_create_account(self, name: str, fields: dict[str, Any]) -> str:
         """An account named `name` (and with the same BillingPostalCode when one is given), else a new one."""

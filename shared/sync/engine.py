@@ -1,22 +1,489 @@
-"""Runs one sync job (foundation: records receipt; the sync itself plugs in here)."""
+"""Runs one sync job: read both sides fresh, merge against the last synced snapshot, write only the
+differences, save the snapshot with its ETag, audit, and mark the opportunity ✔/✖.
+
+Loop-free by construction: our own writes come back as webhooks and polls, but the merge then finds
+both sides equal to the snapshot and writes nothing (not even the audit field or the mark).
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import clients
 from shared.config import Settings
-from shared.store import audit
-from shared.store.audit import AuditEntry, Outcome
-from shared.sync.jobs import SyncJob
+from shared.errors import ConfigError, ConflictError, PermanentError, TransientError
+from shared.partner_center.client import PartnerCenterClient
+from shared.partner_center.models import Referral
+from shared.salesforce import fields as F
+from shared.salesforce.client import SalesforceClient
+from shared.store import audit, claims, job_queue, links
+from shared.store.audit import AuditEntry, Direction, Outcome
+from shared.store.links import Link
+from shared.telemetry import record_sync
+from shared.sync.canonical import CanonicalDeal
+from shared.sync.jobs import JobSource, RecordKind, SyncJob
+from shared.sync.mapping import (
+    deal_from_partner_center,
+    deal_from_salesforce,
+    partner_center_create_body,
+    partner_center_patch,
+    salesforce_opportunity_fields,
+    strip_mark,
+    syncs_to_salesforce,
+    with_mark,
+)
+from shared.sync.merge import MergeResult, OwnerPolicy, merge
+from shared.sync.salesforce_writes import apply_salesforce_changes, create_opportunity, note_digest
+from shared.sync.validation import validate_for_create, validate_update
+
+log = logging.getLogger("cosell_sync.engine")
+
+_RACE_ATTEMPTS = 4
+_RELATED_EVENTS = ("related-referral-created", "related-referral-updated")
+_QUEUE_RETRY_THRESHOLD_S = 10.0  # longer waits are re-enqueued instead of holding a worker
 
 
-def run_job(job: SyncJob, *, settings: Settings, dequeue_count: int = 1) -> None:
-    audit.write(
-        settings,
-        AuditEntry(
-            trace_id=job.trace_id,
-            action="job received",
-            outcome=Outcome.RECEIVED,
-            record_kind=job.kind.value,
-            record_id=job.record_id,
-            source=job.source.value,
-        ),
+@dataclass(frozen=True)
+class SyncResult:
+    outcome: Outcome
+    direction: Direction
+    action: str
+    referral_id: str = ""
+    opportunity_id: str = ""
+    changed_fields: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    error: str = ""
+
+
+def run_job(
+    job: SyncJob,
+    *,
+    settings: Settings,
+    dequeue_count: int = 1,
+    pc: PartnerCenterClient | None = None,
+    sf: SalesforceClient | None = None,
+) -> SyncResult:
+    """The worker's entry point. Returns normally when the job is done (synced, skipped, or failed
+    permanently and reported); raises to let the queue retry (and finally poison) the message."""
+    engine = SyncEngine(settings, pc or clients.partner_center(settings), sf or clients.salesforce(settings))
+    started = time.monotonic()
+    try:
+        result = engine.run(job)
+    except TransientError as exc:
+        return _retry_later(job, exc, settings, dequeue_count, started)
+    except ConfigError as exc:
+        _audit(settings, job, SyncResult(Outcome.RETRYING, Direction.NONE, "sync", error=str(exc)), started)
+        log.error("configuration problem, job %s will be retried: %s", job.trace_id, exc)
+        raise
+    _audit(settings, job, result, started)
+    return result
+
+
+def _retry_later(
+    job: SyncJob, exc: TransientError, settings: Settings, dequeue_count: int, started: float
+) -> SyncResult:
+    result = SyncResult(Outcome.RETRYING, Direction.NONE, "sync", job.record_id, error=str(exc))
+    _audit(settings, job, result, started)
+    wait = exc.retry_after or 0.0
+    if wait > _QUEUE_RETRY_THRESHOLD_S and job.attempt < 20:
+        # A long Retry-After: park the job on the queue instead of holding a worker or burning a dequeue.
+        delay = int(min(wait, settings.retry_delay_max_seconds))
+        retry = job.model_copy(update={"attempt": job.attempt + 1, "source": JobSource.RETRY})
+        job_queue.enqueue(settings, [retry], delay_seconds=delay)
+        log.warning("job %s throttled; re-enqueued to run in %ss", job.trace_id, delay)
+        return result
+    log.warning(
+        "job %s failed transiently (dequeue %s), the queue retries it: %s", job.trace_id, dequeue_count, exc
     )
+    raise exc
+
+
+def _audit(settings: Settings, job: SyncJob, result: SyncResult, started: float) -> None:
+    latency_ms = (datetime.now(UTC) - job.observed_at).total_seconds() * 1000
+    try:
+        audit.write(
+            settings,
+            AuditEntry(
+                trace_id=job.trace_id,
+                action=result.action,
+                outcome=result.outcome,
+                direction=result.direction,
+                record_kind=job.kind.value,
+                record_id=job.record_id,
+                referral_id=result.referral_id,
+                opportunity_id=result.opportunity_id,
+                source=job.source.value,
+                changed_fields=result.changed_fields,
+                conflicts=result.conflicts,
+                error=result.error,
+                latency_ms=latency_ms,
+            ),
+        )
+    except Exception:  # an audit write must never turn a finished sync into a retry
+        log.exception("could not write the audit entry for job %s", job.trace_id)
+    record_sync(result.direction.value, result.outcome.value, latency_ms, job.kind.value)
+    log.info(
+        "job %s %s %s: %s %s in %.0f ms%s",
+        job.trace_id, job.kind.value, job.record_id, result.action, result.outcome.value,
+        (time.monotonic() - started) * 1000, f" ({result.error})" if result.error else "",
+    )  # fmt: skip
+
+
+def _audit_line(ok: bool, text: str, at: datetime | None = None) -> str:
+    stamp = (at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%SZ")
+    return f"{stamp} {'✔' if ok else '✖'} {text}"
+
+
+def _line_body(line: str) -> str:
+    """An audit line without its timestamp (to tell a repeated failure from a new one)."""
+    parts = line.split(" ", 2)
+    return parts[2] if len(parts) == 3 else line
+
+
+class SyncEngine:
+    """One job's logic, over injected clients (the queue worker, tests and ops all use it)."""
+
+    def __init__(self, settings: Settings, pc: PartnerCenterClient, sf: SalesforceClient) -> None:
+        self.settings = settings
+        self.pc = pc
+        self.sf = sf
+        self.policy = OwnerPolicy.from_settings(settings)
+
+    # ------------------------------------------------------------------ dispatch
+    def run(self, job: SyncJob) -> SyncResult:
+        for attempt in range(1, _RACE_ATTEMPTS + 1):
+            try:
+                if job.kind is RecordKind.OPPORTUNITY:
+                    return self._from_opportunity(job.record_id)
+                if job.event in _RELATED_EVENTS:
+                    return self._from_related_referral(job.record_id)
+                return self._from_referral(job.record_id)
+            except ConflictError as exc:
+                log.info("job %s lost a race (%s), re-reading (attempt %s)", job.trace_id, exc, attempt)
+        raise TransientError(
+            f"record kept changing during {_RACE_ATTEMPTS} sync attempts", record_id=job.record_id
+        )
+
+    def _from_opportunity(self, opportunity_id: str) -> SyncResult:
+        opp = self.sf.get_opportunity(opportunity_id)
+        if opp is None:
+            return SyncResult(
+                Outcome.SKIPPED, Direction.NONE, "opportunity not found", opportunity_id=opportunity_id
+            )
+        referral_id = opp.get(F.REFERRAL_ID)
+        if not referral_id:
+            if not opp.get(F.SYNC):
+                return SyncResult(
+                    Outcome.SKIPPED, Direction.NONE, "not flagged for sync", opportunity_id=opportunity_id
+                )
+            existing = self.pc.find_by_external_reference(opportunity_id)
+            if existing is None:
+                return self._create_referral(opp)
+            # A referral we created before crashing (or before the Referral Id write landed): adopt it.
+            return self._sync_pair(existing, opp, origin="salesforce")
+        link = links.get(self.settings, referral_id)
+        if not opp.get(F.SYNC) and link is None:
+            return SyncResult(
+                Outcome.SKIPPED, Direction.NONE, "not flagged for sync", referral_id, opportunity_id
+            )
+        try:
+            referral = self.pc.get_referral(referral_id)
+        except PermanentError as exc:
+            if exc.status == 404:
+                return self._fail(
+                    opp, f"referral {referral_id} not found in Partner Center", Direction.SF_TO_PC
+                )
+            raise
+        return self._sync_pair(referral, opp, origin="salesforce", link=link)
+
+    def _from_referral(self, referral_id: str) -> SyncResult:
+        try:
+            referral = self.pc.get_referral(referral_id)
+        except PermanentError as exc:
+            if exc.status == 404:
+                return SyncResult(
+                    Outcome.SKIPPED, Direction.NONE, "referral not found", referral_id=referral_id
+                )
+            raise
+        link = links.get(self.settings, referral_id)
+        opp = None
+        if link and link.opportunity_id:
+            opp = self.sf.get_opportunity(link.opportunity_id)
+        if opp is None:
+            opp = self.sf.get_opportunity_by_referral_id(referral_id)
+        if opp is None and referral.external_reference_id:
+            candidate = self.sf.get_opportunity(referral.external_reference_id)
+            if candidate is not None and candidate.get(F.REFERRAL_ID) in (None, "", referral_id):
+                opp = candidate
+        if opp is None:
+            return self._create_opportunity(referral)
+        return self._sync_pair(referral, opp, origin="partner_center", link=link)
+
+    def _from_related_referral(self, related_id: str) -> SyncResult:
+        """Microsoft's side of a co-sell deal changed: sync our referral(s) in the same engagement."""
+        related = self.pc.get_referral(related_id)
+        if links.get(self.settings, related_id) is not None or not related.engagement_id:
+            return self._from_referral(related_id)
+        results = []
+        for sibling in self.pc.related_referrals(related.engagement_id):
+            if (
+                sibling.id
+                and sibling.id != related_id
+                and (links.get(self.settings, sibling.id) or sibling.external_reference_id)
+            ):
+                results.append(self._from_referral(sibling.id))
+        if not results:
+            return SyncResult(
+                Outcome.SKIPPED, Direction.NONE, "related referral of no linked deal", related_id
+            )
+        changed = tuple(f for r in results for f in r.changed_fields)
+        worst = next((r for r in results if r.outcome is Outcome.FAILED), results[0])
+        return replace(worst, changed_fields=changed, action=f"related referral: {worst.action}")
+
+    # ------------------------------------------------------------------ creates
+    def _create_referral(self, opp: dict[str, Any]) -> SyncResult:
+        """B3: a flagged opportunity without a referral becomes a co-sell referral."""
+        opportunity_id = str(opp["Id"])
+        deal = deal_from_salesforce(opp, self.settings)
+        problems = validate_for_create(deal)
+        if problems:
+            return self._fail(opp, "cannot create the referral: " + "; ".join(problems), Direction.SF_TO_PC)
+        with claims.claim(self.settings, f"opp-{opportunity_id}"):
+            # Re-check under the claim: another worker may have created it a moment ago.
+            existing = self.pc.find_by_external_reference(opportunity_id)
+            if existing is not None:
+                return self._sync_pair(existing, opp, origin="salesforce")
+            try:
+                referral = self.pc.create_referral(partner_center_create_body(deal, self.settings))
+            except PermanentError as exc:
+                return self._fail(
+                    opp, f"Partner Center refused the referral: {exc.message}", Direction.SF_TO_PC
+                )
+            assert referral.id
+            pc_deal = deal_from_partner_center(referral.to_wire())
+            snapshot = _snapshot_after_create(deal, pc_deal, opportunity_id)
+            line = _audit_line(True, f"referral {referral.id} created in Partner Center")
+            link = links.save(
+                self.settings,
+                Link(referral_id=referral.id, opportunity_id=opportunity_id, snapshot=snapshot).with_audit(
+                    line
+                ),
+            )
+        fields = {
+            F.REFERRAL_ID: referral.id,
+            F.REFERRAL_LINK: self.settings.pc_portal_referral_url.format(id=referral.id),
+            **salesforce_opportunity_fields(
+                {"status": pc_deal.status, "substatus": pc_deal.substatus},
+                self.settings,
+                current_stage=opp.get("StageName"),
+            ),
+        }
+        fields.pop("StageName", None)  # the seller's stage stays as it is on create
+        self._finish_salesforce(opp, fields, link, ok=True)
+        return SyncResult(
+            Outcome.OK,
+            Direction.SF_TO_PC,
+            "referral created",
+            referral.id,
+            opportunity_id,
+            changed_fields=("*",),
+        )
+
+    def _create_opportunity(self, referral: Referral) -> SyncResult:
+        """B5: a referral with no opportunity becomes one (account, contact, roles, solutions, notes)."""
+        assert referral.id
+        wire = referral.to_wire()
+        if not syncs_to_salesforce(wire, self.settings):
+            return SyncResult(
+                Outcome.SKIPPED, Direction.PC_TO_SF, "lead, not co-sell (SYNC_COSELL_ONLY=Yes)", referral.id
+            )
+        deal = deal_from_partner_center(wire)
+        with claims.claim(self.settings, f"ref-{referral.id}"):
+            link = links.get(self.settings, referral.id)
+            opportunity_id = create_opportunity(self.sf, deal, referral, self.settings)
+            digests = (note_digest(deal.notes),) if deal.notes else ()
+            snapshot = {**deal.comparable(), "opportunity_id": opportunity_id}
+            line = _audit_line(True, f"opportunity created from referral {referral.id}")
+            base = link or Link(referral_id=referral.id)
+            links.save(
+                self.settings,
+                replace(base, opportunity_id=opportunity_id, snapshot=snapshot)
+                .with_audit(line)
+                .with_notes(digests),
+            )
+        return SyncResult(
+            Outcome.OK, Direction.PC_TO_SF, "opportunity created", referral.id, opportunity_id, ("*",)
+        )
+
+    # ------------------------------------------------------------------ the steady state
+    def _sync_pair(
+        self, referral: Referral, opp: dict[str, Any], *, origin: str, link: Link | None = None
+    ) -> SyncResult:
+        assert referral.id
+        opportunity_id = str(opp["Id"])
+        link = link if link is not None else links.get(self.settings, referral.id)
+        sf_deal = deal_from_salesforce(opp, self.settings)
+        pc_deal = deal_from_partner_center(referral.to_wire())
+        sf_values = {**sf_deal.comparable(), "referral_id": referral.id, "opportunity_id": opportunity_id}
+        pc_values = {**pc_deal.comparable(), "referral_id": referral.id, "opportunity_id": opportunity_id}
+        if link is None or not link.snapshot:
+            # No snapshot yet (adopting after a crash): the side the record came from is the one that
+            # "changed", so its values win without being reported as conflicts.
+            snapshot = pc_values if origin == "salesforce" else sf_values
+            link = link or Link(referral_id=referral.id, opportunity_id=opportunity_id)
+        else:
+            snapshot = link.snapshot
+        on_hold = (
+            opp.get("StageName") == self.settings.on_hold_stage_name and sf_values.get("status") == "New"
+        )
+        result = merge(sf_values, pc_values, snapshot, self.policy, push_to_partner_center=not on_hold)
+        problems = list(result.rejected)
+        if result.to_partner_center:
+            problems += validate_update(CanonicalDeal.from_comparable(dict(snapshot)), sf_deal)
+        if problems:
+            # Nothing is written until the seller fixes the record (e.g. hiding a visible referral).
+            return self._fail(opp, "; ".join(problems), Direction.SF_TO_PC, link=link)
+
+        direction = _direction(result)
+        if direction is Direction.NONE:
+            if link.snapshot != result.merged or link.opportunity_id != opportunity_id:
+                links.save(
+                    self.settings, replace(link, snapshot=result.merged, opportunity_id=opportunity_id)
+                )
+            # The mark may still need fixing (e.g. a ✖ left from a failure the seller has since fixed).
+            if self._mark_needs(opp, ok=True):
+                self._finish_salesforce(opp, {}, link, ok=True)
+                return SyncResult(
+                    Outcome.OK, Direction.PC_TO_SF, "mark refreshed", referral.id, opportunity_id
+                )
+            return SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral.id, opportunity_id)
+
+        if result.to_partner_center:
+            operations = partner_center_patch(result.to_partner_center, referral.to_wire())
+            if operations:
+                try:
+                    referral = self.pc.update_referral(referral.id, operations, etag=referral.e_tag)
+                except PermanentError as exc:
+                    return self._fail(
+                        opp,
+                        f"Partner Center refused the update: {exc.message}",
+                        Direction.SF_TO_PC,
+                        link=link,
+                    )
+        sf_fields: dict[str, Any] = {}
+        new_digests: tuple[str, ...] = ()
+        if result.to_salesforce:
+            sf_fields, new_digests = apply_salesforce_changes(
+                self.sf, opp, result.to_salesforce, self.settings, known_note_digests=link.note_digests
+            )
+        changed = tuple(sorted({*result.to_partner_center, *result.to_salesforce}))
+        text = _describe(direction, changed, result)
+        link = replace(link, snapshot=result.merged, opportunity_id=opportunity_id, last_outcome="ok")
+        link = link.with_notes(new_digests).with_audit(_audit_line(True, text))
+        link = links.save(self.settings, link)
+        self._finish_salesforce(opp, sf_fields, link, ok=True)
+        return SyncResult(
+            Outcome.OK, direction, "synced", referral.id, opportunity_id, changed,
+            tuple(f"{c.field}: {c.winner} won" for c in result.conflicts),
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ marks, audit field, failures
+    def _mark_needs(self, opp: dict[str, Any], *, ok: bool) -> bool:
+        if not self.settings.check_mark_in_name:
+            return False
+        name = str(opp.get("Name") or "")
+        return name != with_mark(strip_mark(name), ok, self.settings)
+
+    def _finish_salesforce(
+        self, opp: dict[str, Any], fields: dict[str, Any], link: Link | None, *, ok: bool
+    ) -> None:
+        """One opportunity write: the changed fields, the ✔/✖ mark and the Audit field."""
+        fields = dict(fields)
+        name = str(fields.get("Name") or strip_mark(str(opp.get("Name") or "")))
+        if self.settings.check_mark_in_name:
+            fields["Name"] = with_mark(strip_mark(name), ok, self.settings)
+        elif "Name" in fields:
+            fields["Name"] = strip_mark(name)
+        if link is not None:
+            fields[F.AUDIT] = _audit_text(link.audit_lines, self.settings.audit_field_max_chars)
+        fields = {k: v for k, v in fields.items() if opp.get(k) != v}
+        if fields:
+            self.sf.update_opportunity(str(opp["Id"]), fields)
+
+    def _fail(
+        self, opp: dict[str, Any], reason: str, direction: Direction, *, link: Link | None = None
+    ) -> SyncResult:
+        """A permanent problem: ✖ and the reason on the opportunity, then the job completes."""
+        opportunity_id = str(opp["Id"])
+        referral_id = str(opp.get(F.REFERRAL_ID) or "")
+        line = _audit_line(False, reason)
+        current = str(opp.get(F.AUDIT) or "")
+        first = current.splitlines()[0] if current else ""
+        if _line_body(first) != _line_body(line) or self._mark_needs(opp, ok=False):
+            # Written only when the failure is new: rewriting the same failure would echo back as a
+            # change on the next poll and loop forever.
+            lines = (line, *(current.splitlines() if link is None else link.audit_lines))
+            if link is not None:
+                link = replace(link.with_audit(line), last_outcome="failed")
+                try:
+                    link = links.save(self.settings, link)
+                except ConflictError:
+                    pass
+            fields: dict[str, Any] = {F.AUDIT: _audit_text(lines, self.settings.audit_field_max_chars)}
+            if self.settings.check_mark_in_name:
+                fields["Name"] = with_mark(strip_mark(str(opp.get("Name") or "")), False, self.settings)
+            try:
+                self.sf.update_opportunity(
+                    opportunity_id, {k: v for k, v in fields.items() if opp.get(k) != v}
+                )
+            except PermanentError as exc:
+                log.error("could not even report the failure on %s: %s", opportunity_id, exc)
+        return SyncResult(Outcome.FAILED, direction, "sync failed", referral_id, opportunity_id, error=reason)
+
+
+def _snapshot_after_create(
+    sf_deal: CanonicalDeal, pc_deal: CanonicalDeal, opportunity_id: str
+) -> dict[str, Any]:
+    """What both sides agree on right after a create: Partner Center's echo of what we sent, with
+    the Salesforce-only values where Partner Center holds nothing of its own."""
+    values = pc_deal.comparable()
+    for key, value in sf_deal.comparable().items():
+        if values.get(key) in (None, [], "") and value not in (None, [], ""):
+            values[key] = value
+    values["opportunity_id"] = opportunity_id
+    return values
+
+
+def _direction(result: MergeResult) -> Direction:
+    if result.to_partner_center and result.to_salesforce:
+        return Direction.BOTH
+    if result.to_partner_center:
+        return Direction.SF_TO_PC
+    if result.to_salesforce:
+        return Direction.PC_TO_SF
+    return Direction.NONE
+
+
+_ARROWS = {Direction.SF_TO_PC: "SF→PC", Direction.PC_TO_SF: "PC→SF", Direction.BOTH: "SF⇄PC"}
+
+
+def _describe(direction: Direction, changed: tuple[str, ...], result: MergeResult) -> str:
+    text = f"{_ARROWS.get(direction, '')} {', '.join(changed)}"
+    if result.conflicts:
+        text += " (conflict: " + ", ".join(f"{c.field} → {c.winner}" for c in result.conflicts) + ")"
+    return text
+
+
+def _audit_text(lines: tuple[str, ...] | list[str], limit: int) -> str:
+    out: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) + 1 > limit:
+            break
+        out.append(line)
+        size += len(line) + 1
+    return "\n".join(out)

@@ -144,7 +144,8 @@ def deal_from_salesforce(opp: Mapping[str, Any], settings: Settings) -> Canonica
         status=status[0] if status else None,
         substatus=status[1] if status else None,
         help_requested=help_requested,
-        visible=visibility == f.VISIBLE or (visibility is None and help_requested is not None),
+        # Asking for help makes the referral co-sell, which Microsoft sellers must see (B8).
+        visible=visibility == f.VISIBLE or help_requested is not None,
         solutions=tuple(
             Solution(
                 id=s.get(f.SOLUTION_ID),

@@ -24,9 +24,7 @@ def handle_message(body: str, *, dequeue_count: int, message_id: str, settings: 
         job_queue.poison_raw(settings, body)
         audit.write(
             settings,
-            AuditEntry(
-                trace_id=message_id, action="parse job", outcome=Outcome.POISONED, error=str(exc)
-            ),
+            AuditEntry(trace_id=message_id, action="parse job", outcome=Outcome.POISONED, error=str(exc)),
         )
         return
     from shared.sync import engine  # the engine pulls in both API clients; import on first job

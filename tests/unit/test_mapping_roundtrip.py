@@ -94,6 +94,7 @@ street = st.none() | st.lists(text, min_size=1, max_size=3).map("\n".join)
 @st.composite
 def deals(draw) -> CanonicalDeal:
     status, substatus = draw(st.sampled_from(STATUSES))
+    help_requested = draw(st.none() | st.sampled_from(HELP_CODES))
     return CanonicalDeal(
         name=draw(text),
         customer_name=draw(optional_text),
@@ -111,8 +112,9 @@ def deals(draw) -> CanonicalDeal:
         close_date=draw(st.none() | st.dates()),
         status=status,
         substatus=substatus,
-        help_requested=draw(st.none() | st.sampled_from(HELP_CODES)),
-        visible=draw(st.booleans()),
+        help_requested=help_requested,
+        # Asking for help makes a referral co-sell, and co-sell referrals are always visible (B8).
+        visible=draw(st.booleans()) or help_requested is not None,
         solutions=tuple(draw(st.lists(solutions, max_size=3))),
         notes=draw(optional_text),
         microsoft_crm_id=draw(optional_text),

@@ -109,7 +109,7 @@ def test_a_single_currency_org_uses_the_default_currency(currency_field):
     [
         ("ProofOfConceptOrDemo", None, "ProofOfConceptOrDemo", True),  # visible by default with help
         ("ProofOfConceptOrDemo;QuotesOrLicensing", f.VISIBLE, "ProofOfConceptOrDemo", True),
-        ("ProofOfConceptOrDemo", f.HIDDEN, "ProofOfConceptOrDemo", False),
+        ("ProofOfConceptOrDemo", f.HIDDEN, "ProofOfConceptOrDemo", True),  # help makes it co-sell: visible
         ("Unknown", None, None, False),
         (None, f.VISIBLE, None, True),
         (None, None, None, False),

@@ -1,0 +1,229 @@
+"""Bulk import: every referral changed since a date and every Sync = Yes opportunity become jobs.
+
+Semantics (per source, each with its own checkpoint in the watermarks table):
+- The run reads records changed in [start, run start], oldest first, where start is the later of
+  `--since` and the source's checkpoint (`--restart` ignores the checkpoint). Records are streamed
+  page by page and enqueued in batches; memory does not grow with the number of records.
+- After each batch is on the queue the checkpoint moves to the last record's change time, with the
+  ids seen at exactly that instant (so a `ge` query that re-reads that instant skips them). An
+  interrupted run therefore resumes after the last enqueued batch; at worst one batch is enqueued
+  twice, which the idempotent worker absorbs.
+- Running it again enqueues only records changed since the checkpoint: 0 when nothing changed, and
+  never new links, because the worker finds the existing link or opportunity for each record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from shared.config import Settings
+from shared.ops.clients import OpsClients
+from shared.salesforce.poll_window import parse_stamp
+from shared.store import job_queue, watermarks
+from shared.store.watermarks import Watermark
+from shared.sync.jobs import JobSource, RecordKind, SyncJob
+
+PC_CHECKPOINT = "backfill-partner-center"
+SF_CHECKPOINT = "backfill-salesforce"
+DEFAULT_BATCH = 200
+_PC_PAGE = 100
+
+Enqueue = Callable[[Settings, Iterable[SyncJob]], int]
+Progress = Callable[[str, int], None]
+"""(source label, records handled since the last call) -> None."""
+
+
+class Source(StrEnum):
+    PC = "pc"
+    SF = "sf"
+    BOTH = "both"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a backfill run reads and enqueues (shared by both sources)."""
+
+    since: datetime
+    until: datetime
+    dry_run: bool = False
+    restart: bool = False
+    batch_size: int = DEFAULT_BATCH
+    enqueue: Enqueue = job_queue.enqueue
+    progress: Progress | None = None
+
+
+@dataclass
+class SourceReport:
+    """What one source's run did."""
+
+    source: str
+    checkpoint_name: str
+    started_from: datetime
+    scanned: int = 0
+    already_done: int = 0
+    enqueued: int = 0
+    checkpoint: datetime | None = None
+
+
+@dataclass
+class BackfillReport:
+    sources: list[SourceReport] = field(default_factory=list)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    @property
+    def enqueued(self) -> int:
+        return sum(s.enqueued for s in self.sources)
+
+    @property
+    def scanned(self) -> int:
+        return sum(s.scanned for s in self.sources)
+
+
+def odata_datetime(value: datetime) -> str:
+    """An unquoted OData datetime literal in UTC (`2025-01-31T00:00:00.000000Z`)."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def stamp_key(record_id: str, stamp: datetime) -> str:
+    return f"{record_id}@{stamp.astimezone(UTC).isoformat(timespec='microseconds')}"
+
+
+class Cursor:
+    """Pure bookkeeping of one source's stream: which records still need a job, and the checkpoint
+    (last change time plus the ids at exactly that time) once the jobs before it are enqueued."""
+
+    def __init__(self, resume: Watermark) -> None:
+        self._resume = resume
+        self.value: datetime | None = resume.value
+        self.seen_at_value: set[str] = set(resume.seen) if resume.value is not None else set()
+
+    def offer(self, record_id: str, stamp: datetime) -> bool:
+        """True when the record needs a job; records are offered in change-time order."""
+        key = stamp_key(record_id, stamp)
+        if self._resume.value is not None and stamp == self._resume.value and key in self._resume.seen:
+            return False
+        if self.value is None or stamp > self.value:
+            self.value = stamp
+            self.seen_at_value = set()
+        self.seen_at_value.add(key)
+        return True
+
+    def checkpoint(self) -> tuple[datetime | None, frozenset[str]]:
+        return self.value, frozenset(self.seen_at_value)
+
+
+def start_point(since: datetime, mark: Watermark, *, restart: bool) -> tuple[datetime, Watermark]:
+    """Where a run starts reading, and the checkpoint it resumes from (empty when not resuming)."""
+    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    if restart or mark.value is None or mark.value < since:
+        return since, Watermark(None)
+    return mark.value, mark
+
+
+def _referral_changes(
+    clients: OpsClients, start: datetime, until: datetime
+) -> Iterator[tuple[str, datetime]]:
+    query = f"updatedDateTime ge {odata_datetime(start)} and updatedDateTime le {odata_datetime(until)}"
+    for referral in clients.pc.iter_referrals(filter=query, orderby="updatedDateTime asc", top=_PC_PAGE):
+        if referral.id and referral.updated_date_time is not None:
+            yield referral.id, referral.updated_date_time.astimezone(UTC)
+
+
+def _opportunity_changes(
+    clients: OpsClients, start: datetime, until: datetime
+) -> Iterator[tuple[str, datetime]]:
+    for row in clients.sf.changed_opportunities(start, until):
+        yield str(row["Id"]), parse_stamp(str(row["SystemModstamp"]))
+
+
+def run_source(
+    settings: Settings,
+    *,
+    label: str,
+    checkpoint_name: str,
+    kind: RecordKind,
+    changes: Callable[[datetime, datetime], Iterator[tuple[str, datetime]]],
+    options: RunOptions,
+) -> SourceReport:
+    """Stream one source's changes into jobs, checkpointing after every enqueued batch."""
+    start, resume = start_point(
+        options.since, watermarks.read(settings, checkpoint_name), restart=options.restart
+    )
+    report = SourceReport(label, checkpoint_name, start, checkpoint=resume.value)
+    cursor = Cursor(resume)
+    batch: list[SyncJob] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        if not options.dry_run:
+            report.enqueued += options.enqueue(settings, batch)
+            value, seen = cursor.checkpoint()
+            if value is not None:
+                report.checkpoint = watermarks.advance(settings, checkpoint_name, value, seen=seen)
+        else:
+            report.enqueued += len(batch)
+        if options.progress is not None:
+            options.progress(label, len(batch))
+        batch.clear()
+
+    for record_id, stamp in changes(start, options.until):
+        report.scanned += 1
+        if not cursor.offer(record_id, stamp):
+            report.already_done += 1
+            continue
+        batch.append(SyncJob(kind=kind, record_id=record_id, source=JobSource.BACKFILL, observed_at=stamp))
+        if len(batch) >= options.batch_size:
+            flush()
+    flush()
+    return report
+
+
+def backfill(
+    settings: Settings,
+    clients: OpsClients,
+    *,
+    since: datetime,
+    source: Source = Source.BOTH,
+    dry_run: bool = False,
+    restart: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    enqueue: Enqueue = job_queue.enqueue,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> BackfillReport:
+    """Enqueue a job for every referral (Partner Center) and Sync = Yes opportunity (Salesforce)
+    changed since `since`; see the module docstring for checkpoint and rerun semantics."""
+    started = time.monotonic()
+    until = now or datetime.now(UTC)
+    report = BackfillReport(dry_run=dry_run)
+    options = RunOptions(since, until, dry_run, restart, batch_size, enqueue, progress)
+    if source in (Source.PC, Source.BOTH):
+        report.sources.append(
+            run_source(
+                settings,
+                label="partner center referrals",
+                checkpoint_name=PC_CHECKPOINT,
+                kind=RecordKind.REFERRAL,
+                changes=lambda start, end: _referral_changes(clients, start, end),
+                options=options,
+            )
+        )
+    if source in (Source.SF, Source.BOTH):
+        report.sources.append(
+            run_source(
+                settings,
+                label="salesforce opportunities",
+                checkpoint_name=SF_CHECKPOINT,
+                kind=RecordKind.OPPORTUNITY,
+                changes=lambda start, end: _opportunity_changes(clients, start, end),
+                options=options,
+            )
+        )
+    report.seconds = time.monotonic() - started
+    return report

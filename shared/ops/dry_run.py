@@ -1,0 +1,162 @@
+"""What a sync of one opportunity would send to Partner Center, computed the way the engine
+(`shared.sync.engine.SyncEngine._from_opportunity` and `_sync_pair`) decides it, with reads only:
+the opportunity, its link and referral. Nothing is written anywhere.
+
+Keep the branches in step with the engine; `tests/integration/test_ops_dry_run.py` runs the engine
+after a dry run and asserts the request it sent is the one printed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared.config import Settings
+from shared.errors import PermanentError
+from shared.ops.clients import OpsClients
+from shared.partner_center.models import Referral
+from shared.salesforce import fields as F
+from shared.store import links
+from shared.store.links import Link
+from shared.sync.canonical import CanonicalDeal
+from shared.sync.mapping import (
+    deal_from_partner_center,
+    deal_from_salesforce,
+    partner_center_create_body,
+    partner_center_patch,
+)
+from shared.sync.merge import OwnerPolicy, merge
+from shared.sync.validation import validate_for_create, validate_update
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """The Partner Center request exactly as the engine would send it."""
+
+    method: str
+    url: str
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "url": self.url, "path": self.path, "headers": self.headers,
+                "body": self.body}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DryRunResult:
+    opportunity_id: str
+    action: str
+    """create referral | update referral | nothing to send | skipped | invalid"""
+    referral_id: str | None = None
+    request: PlannedRequest | None = None
+    problems: tuple[str, ...] = ()
+    to_salesforce: dict[str, Any] = field(default_factory=dict)
+    conflicts: tuple[str, ...] = ()
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "opportunity_id": self.opportunity_id,
+            "referral_id": self.referral_id,
+            "action": self.action,
+            "reason": self.reason,
+            "request": self.request.to_json() if self.request else None,
+            "problems": list(self.problems),
+            "to_salesforce": self.to_salesforce,
+            "conflicts": list(self.conflicts),
+        }
+
+
+def plan_opportunity_sync(settings: Settings, clients: OpsClients, opportunity_id: str) -> DryRunResult:
+    """The Partner Center request a sync job for this opportunity would send, or why none."""
+    opp = clients.sf.get_opportunity(opportunity_id)
+    if opp is None:
+        return DryRunResult(opportunity_id, "skipped", reason="opportunity not found")
+    opportunity_id = str(opp["Id"])
+    referral_id = opp.get(F.REFERRAL_ID)
+    if not referral_id:
+        if not opp.get(F.SYNC):
+            return DryRunResult(opportunity_id, "skipped", reason="not flagged for sync")
+        existing = clients.pc.find_by_external_reference(opportunity_id)
+        if existing is None:
+            return _plan_create(settings, opp)
+        return _plan_pair(settings, existing, opp, origin="salesforce", link=None)
+    link = links.get(settings, str(referral_id))
+    if not opp.get(F.SYNC) and link is None:
+        return DryRunResult(opportunity_id, "skipped", str(referral_id), reason="not flagged for sync")
+    try:
+        referral = clients.pc.get_referral(str(referral_id))
+    except PermanentError as exc:
+        if exc.status == 404:
+            return DryRunResult(
+                opportunity_id,
+                "invalid",
+                str(referral_id),
+                problems=(f"referral {referral_id} not found in Partner Center",),
+            )
+        raise
+    return _plan_pair(settings, referral, opp, origin="salesforce", link=link)
+
+
+def _referrals_url(settings: Settings) -> str:
+    return settings.pc_api_base_url.rstrip("/") + "/referrals"
+
+
+def _plan_create(settings: Settings, opp: dict[str, Any]) -> DryRunResult:
+    opportunity_id = str(opp["Id"])
+    deal = deal_from_salesforce(opp, settings)
+    problems = validate_for_create(deal)
+    if problems:
+        return DryRunResult(opportunity_id, "invalid", problems=tuple(problems))
+    body = partner_center_create_body(deal, settings)
+    request = PlannedRequest("POST", _referrals_url(settings), body, {"Content-Type": "application/json"})
+    return DryRunResult(opportunity_id, "create referral", request=request)
+
+
+def _plan_pair(
+    settings: Settings, referral: Referral, opp: dict[str, Any], *, origin: str, link: Link | None
+) -> DryRunResult:
+    assert referral.id
+    opportunity_id = str(opp["Id"])
+    link = link if link is not None else links.get(settings, referral.id)
+    sf_deal = deal_from_salesforce(opp, settings)
+    pc_deal = deal_from_partner_center(referral.to_wire())
+    ids = {"referral_id": referral.id, "opportunity_id": opportunity_id}
+    sf_values = {**sf_deal.comparable(), **ids}
+    pc_values = {**pc_deal.comparable(), **ids}
+    if link is None or not link.snapshot:
+        snapshot: dict[str, Any] = pc_values if origin == "salesforce" else sf_values
+    else:
+        snapshot = dict(link.snapshot)
+    on_hold = opp.get("StageName") == settings.on_hold_stage_name and sf_values.get("status") == "New"
+    result = merge(
+        sf_values, pc_values, snapshot, OwnerPolicy.from_settings(settings), push_to_partner_center=not on_hold
+    )
+    conflicts = tuple(f"{c.field}: {c.winner} won" for c in result.conflicts)
+    common: dict[str, Any] = {
+        "referral_id": referral.id,
+        "to_salesforce": result.to_salesforce,
+        "conflicts": conflicts,
+    }
+    if result.to_partner_center:
+        problems = validate_update(CanonicalDeal.from_comparable(dict(snapshot)), sf_deal)
+        if problems:
+            return DryRunResult(opportunity_id, "invalid", problems=tuple(problems), **common)
+        operations = partner_center_patch(result.to_partner_center, referral.to_wire())
+        if operations:
+            headers = {"Content-Type": "application/json", "Prefer": "return=representation"}
+            if referral.e_tag:
+                headers["If-Match"] = referral.e_tag
+            url = f"{_referrals_url(settings)}/{referral.id}"
+            return DryRunResult(
+                opportunity_id, "update referral", request=PlannedRequest("PATCH", url, operations, headers),
+                **common,
+            )  # fmt: skip
+    reason = "on hold: edits wait until the opportunity leaves the on-hold stage" if on_hold else "in sync"
+    return DryRunResult(opportunity_id, "nothing to send", reason=reason, **common)

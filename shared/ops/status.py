@@ -1,0 +1,155 @@
+"""One look at the connector's health: queue depths, watermarks and their lag, the last successful
+sync per direction, the latest failures and the webhook registration."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
+from shared.errors import CosellSyncError
+from shared.ops import backfill, reconcile
+from shared.ops.clients import OpsClients
+from shared.ops.webhooks import WebhookState, read_state
+from shared.salesforce.poller import WATERMARK as POLL_WATERMARK
+from shared.store import audit, watermarks
+from shared.store.audit import AuditEntry, Direction, Outcome
+from shared.store.clients import queue_client
+
+WATERMARKS: tuple[tuple[str, str], ...] = (
+    ("salesforce poll", POLL_WATERMARK),
+    ("partner center reconcile", reconcile.WATERMARK),
+    ("backfill partner center", backfill.PC_CHECKPOINT),
+    ("backfill salesforce", backfill.SF_CHECKPOINT),
+)
+FAILED_OUTCOMES = (Outcome.FAILED, Outcome.POISONED)
+
+
+@dataclass(frozen=True)
+class MarkState:
+    label: str
+    name: str
+    value: datetime | None
+    lag_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Failure:
+    at: datetime
+    outcome: str
+    record: str
+    trace_id: str
+    error: str
+
+
+@dataclass
+class StatusReport:
+    queue_depth: int | None
+    poison_depth: int | None
+    marks: list[MarkState]
+    last_success: dict[str, datetime | None]
+    failures: list[Failure]
+    webhook: WebhookState | None
+    webhook_error: str | None = None
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "generated_at": iso(self.generated_at),
+            "queues": {SYNC_QUEUE: self.queue_depth, POISON_QUEUE: self.poison_depth},
+            "watermarks": {
+                m.name: {"value": iso(m.value), "lag_seconds": m.lag_seconds} for m in self.marks
+            },
+            "last_success": {k: iso(v) for k, v in self.last_success.items()},
+            "failures": [
+                {"at": iso(f.at), "outcome": f.outcome, "record": f.record, "trace_id": f.trace_id,
+                 "error": f.error}
+                for f in self.failures
+            ],  # fmt: skip
+            "webhook": self.webhook.to_json() if self.webhook else {"error": self.webhook_error},
+        }
+
+
+def queue_depth(settings: Settings, name: str) -> int | None:
+    """Approximate message count; None when the queue does not exist yet."""
+    try:
+        return int(queue_client(settings, name).get_queue_properties().approximate_message_count or 0)
+    except ResourceNotFoundError:
+        return None
+
+
+def watermark_states(settings: Settings, now: datetime) -> list[MarkState]:
+    states = []
+    for label, name in WATERMARKS:
+        value = watermarks.get(settings, name)
+        lag = round((now - value).total_seconds(), 1) if value else None
+        states.append(MarkState(label, name, value, lag))
+    return states
+
+
+def last_success(settings: Settings, *, days: int) -> dict[str, datetime | None]:
+    """When each direction last wrote something (a two-way write counts for both)."""
+    found: dict[str, datetime | None] = {Direction.SF_TO_PC.value: None, Direction.PC_TO_SF.value: None}
+    for entry in audit.recent(settings, days=days, outcome=Outcome.OK):
+        directions = (
+            list(found) if entry.direction is Direction.BOTH else [entry.direction.value]
+        )
+        for direction in directions:
+            if direction in found and found[direction] is None:
+                found[direction] = entry.at
+        if all(found.values()):
+            break
+    return found
+
+
+def latest_failures(settings: Settings, *, days: int, limit: int) -> list[Failure]:
+    entries: list[AuditEntry] = []
+    for outcome in FAILED_OUTCOMES:
+        entries.extend(itertools.islice(audit.recent(settings, days=days, outcome=outcome), limit))
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return [
+        Failure(
+            e.at,
+            e.outcome.value,
+            e.opportunity_id or e.referral_id or e.record_id or "-",
+            e.trace_id,
+            e.error,
+        )
+        for e in entries[:limit]
+    ]
+
+
+def collect_status(
+    settings: Settings,
+    clients: OpsClients,
+    *,
+    days: int = 7,
+    failures: int = 10,
+    now: datetime | None = None,
+) -> StatusReport:
+    """Everything `status` shows. A webhook API problem is reported, not raised: the rest of the
+    status is still worth seeing when Partner Center credentials are the problem."""
+    now = now or datetime.now(UTC)
+    webhook: WebhookState | None = None
+    webhook_error: str | None = None
+    try:
+        webhook = read_state(settings, clients.webhooks)
+    except CosellSyncError as exc:
+        webhook_error = str(exc)
+    return StatusReport(
+        queue_depth=queue_depth(settings, SYNC_QUEUE),
+        poison_depth=queue_depth(settings, POISON_QUEUE),
+        marks=watermark_states(settings, now),
+        last_success=last_success(settings, days=days),
+        failures=latest_failures(settings, days=days, limit=failures),
+        webhook=webhook,
+        webhook_error=webhook_error,
+        generated_at=now,
+    )

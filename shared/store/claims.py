@@ -1,0 +1,52 @@
+"""Short-lived claims that stop two workers from creating the same record at once.
+
+A claim is an entity in the links table (its own partition, so link queries never see it) that only
+one worker can insert; it expires so a worker that died holding it does not block the record forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from shared.config import Settings
+from shared.errors import TransientError
+from shared.store.tables import table
+
+_ROW = "claim"
+
+
+@contextmanager
+def claim(settings: Settings, key: str, *, ttl_seconds: int = 120) -> Iterator[None]:
+    """Hold `key` for the duration of the block, or raise TransientError if another worker holds it."""
+    client = table(settings, settings.links_table)
+    now = datetime.now(UTC)
+    entity = {"PartitionKey": f"claim-{key}", "RowKey": _ROW, "Expires": now + timedelta(seconds=ttl_seconds)}
+    try:
+        client.create_entity(entity)
+    except ResourceExistsError:
+        try:
+            current = client.get_entity(entity["PartitionKey"], _ROW)
+        except ResourceNotFoundError:
+            raise TransientError(f"{key} is being created by another worker", retry_after=1.0) from None
+        if current["Expires"] > now:
+            raise TransientError(f"{key} is being created by another worker", retry_after=2.0) from None
+        try:  # an expired claim of a worker that died: take it over, unless someone else just did
+            client.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )  # fmt: skip
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise TransientError(f"{key} is being created by another worker", retry_after=1.0) from None
+    try:
+        yield
+    finally:
+        try:
+            client.delete_entity(entity["PartitionKey"], _ROW)
+        except ResourceNotFoundError:
+            pass

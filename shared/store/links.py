@@ -1,0 +1,104 @@
+"""Link state: one entity per Partner Center referral, holding its Salesforce opportunity id, the last
+synced snapshot (canonical field values both sides agreed on) and the record's recent audit lines.
+
+Keyed by referral id only: the opportunity → referral direction is stored in Salesforce itself
+(the Referral Id external-id field), and a referral created from Salesforce carries the opportunity
+id as `externalReferenceId`, so either side leads back to the link. Saves use the entity ETag, so
+two workers on one record cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from shared.config import Settings
+from shared.errors import ConflictError
+from shared.store.tables import table
+
+_ROW = "link"
+_MAX_AUDIT_LINES = 50
+_MAX_NOTE_DIGESTS = 500
+
+
+@dataclass(frozen=True)
+class Link:
+    referral_id: str
+    opportunity_id: str | None = None
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    audit_lines: tuple[str, ...] = ()
+    note_digests: tuple[str, ...] = ()
+    last_outcome: str = ""
+    synced_at: datetime | None = None
+    etag: str | None = None
+
+    def with_audit(self, line: str) -> Link:
+        return replace(self, audit_lines=(line, *self.audit_lines)[:_MAX_AUDIT_LINES])
+
+    def with_notes(self, digests: tuple[str, ...]) -> Link:
+        merged = tuple(dict.fromkeys((*digests, *self.note_digests)))
+        return replace(self, note_digests=merged[:_MAX_NOTE_DIGESTS])
+
+
+def _to_entity(link: Link) -> dict[str, Any]:
+    return {
+        "PartitionKey": link.referral_id,
+        "RowKey": _ROW,
+        "OpportunityId": link.opportunity_id or "",
+        "Snapshot": json.dumps(link.snapshot, sort_keys=True, ensure_ascii=False),
+        "AuditLines": json.dumps(list(link.audit_lines), ensure_ascii=False),
+        "NoteDigests": json.dumps(list(link.note_digests)),
+        "LastOutcome": link.last_outcome,
+        "SyncedAt": link.synced_at or datetime.now(UTC),
+    }
+
+
+def _from_entity(entity: Any) -> Link:
+    return Link(
+        referral_id=entity["PartitionKey"],
+        opportunity_id=entity.get("OpportunityId") or None,
+        snapshot=json.loads(entity.get("Snapshot") or "{}"),
+        audit_lines=tuple(json.loads(entity.get("AuditLines") or "[]")),
+        note_digests=tuple(json.loads(entity.get("NoteDigests") or "[]")),
+        last_outcome=entity.get("LastOutcome", ""),
+        synced_at=entity.get("SyncedAt"),
+        etag=entity.metadata.get("etag"),
+    )
+
+
+def get(settings: Settings, referral_id: str) -> Link | None:
+    try:
+        return _from_entity(table(settings, settings.links_table).get_entity(referral_id, _ROW))
+    except ResourceNotFoundError:
+        return None
+
+
+def save(settings: Settings, link: Link) -> Link:
+    """Insert a new link (fails if another worker inserted it first) or replace it if its ETag
+    still matches. Either race raises ConflictError: the caller re-reads and merges again."""
+    client = table(settings, settings.links_table)
+    entity = _to_entity(link)
+    try:
+        if link.etag is None:
+            meta = client.create_entity(entity)
+        else:
+            meta = client.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=link.etag, match_condition=MatchConditions.IfNotModified
+            )
+    except (ResourceExistsError, ResourceModifiedError) as exc:
+        raise ConflictError(
+            "link changed by another worker", provider="storage", record_id=link.referral_id
+        ) from exc
+    return replace(link, etag=meta.get("etag"), synced_at=entity["SyncedAt"])
+
+
+def iter_links(settings: Settings) -> Any:
+    """Every link (for reconcile and status); streamed page by page."""
+    for entity in table(settings, settings.links_table).query_entities("RowKey eq @row", parameters={"row": _ROW}):
+        yield _from_entity(entity)
