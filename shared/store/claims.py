@@ -1,4 +1,4 @@
-"""Short-lived claims that stop two workers from creating the same record at once.
+"""Short-lived claims that stop two workers from syncing (or creating) the same record at once.
 
 A claim is an entity in the links table (its own partition, so link queries never see it) that only
 one worker can insert; it expires so a worker that died holding it does not block the record forever.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+import time
 from datetime import UTC, datetime, timedelta
 
 from azure.core import MatchConditions
@@ -22,8 +23,30 @@ _ROW = "claim"
 
 
 @contextmanager
-def claim(settings: Settings, key: str, *, ttl_seconds: int = 120) -> Iterator[None]:
-    """Hold `key` for the duration of the block, or raise TransientError if another worker holds it."""
+def claim(
+    settings: Settings, key: str, *, ttl_seconds: int = 60, wait_seconds: float = 5.0
+) -> Iterator[None]:
+    """Hold `key` for the duration of the block. Waits up to `wait_seconds` for another worker to
+    finish with it, then raises TransientError (the queue retries the job later)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            _take(settings, key, ttl_seconds)
+            break
+        except TransientError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+    try:
+        yield
+    finally:
+        try:
+            table(settings, settings.links_table).delete_entity(f"claim-{key}", _ROW)
+        except ResourceNotFoundError:
+            pass
+
+
+def _take(settings: Settings, key: str, ttl_seconds: int) -> None:
     client = table(settings, settings.links_table)
     now = datetime.now(UTC)
     entity = {"PartitionKey": f"claim-{key}", "RowKey": _ROW, "Expires": now + timedelta(seconds=ttl_seconds)}
@@ -33,20 +56,13 @@ def claim(settings: Settings, key: str, *, ttl_seconds: int = 120) -> Iterator[N
         try:
             current = client.get_entity(entity["PartitionKey"], _ROW)
         except ResourceNotFoundError:
-            raise TransientError(f"{key} is being created by another worker", retry_after=1.0) from None
+            raise TransientError(f"{key} is being synced by another worker", retry_after=1.0) from None
         if current["Expires"] > now:
-            raise TransientError(f"{key} is being created by another worker", retry_after=2.0) from None
+            raise TransientError(f"{key} is being synced by another worker", retry_after=2.0) from None
         try:  # an expired claim of a worker that died: take it over, unless someone else just did
             client.update_entity(
                 entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
                 match_condition=MatchConditions.IfNotModified,
             )  # fmt: skip
         except (ResourceModifiedError, ResourceNotFoundError):
-            raise TransientError(f"{key} is being created by another worker", retry_after=1.0) from None
-    try:
-        yield
-    finally:
-        try:
-            client.delete_entity(entity["PartitionKey"], _ROW)
-        except ResourceNotFoundError:
-            pass
+            raise TransientError(f"{key} is being synced by another worker", retry_after=1.0) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import clients
@@ -45,6 +45,7 @@ log = logging.getLogger("cosell_sync.engine")
 _RACE_ATTEMPTS = 4
 _RELATED_EVENTS = ("related-referral-created", "related-referral-updated")
 _QUEUE_RETRY_THRESHOLD_S = 10.0  # longer waits are re-enqueued instead of holding a worker
+_STALE_MARGIN = timedelta(seconds=2)  # clock skew between instances
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ class SyncEngine:
         )
 
     def _from_opportunity(self, opportunity_id: str) -> SyncResult:
-        opp = self.sf.get_opportunity(opportunity_id)
+        opp, read_at = self._read_opportunity(opportunity_id)
         if opp is None:
             return SyncResult(
                 Outcome.SKIPPED, Direction.NONE, "opportunity not found", opportunity_id=opportunity_id
@@ -184,44 +185,57 @@ class SyncEngine:
             if existing is None:
                 return self._create_referral(opp)
             # A referral we created before crashing (or before the Referral Id write landed): adopt it.
-            return self._sync_pair(existing, opp, origin="salesforce")
-        link = links.get(self.settings, referral_id)
-        if not opp.get(F.SYNC) and link is None:
-            return SyncResult(
-                Outcome.SKIPPED, Direction.NONE, "not flagged for sync", referral_id, opportunity_id
-            )
-        try:
-            referral = self.pc.get_referral(referral_id)
-        except PermanentError as exc:
-            if exc.status == 404:
-                return self._fail(
-                    opp, f"referral {referral_id} not found in Partner Center", Direction.SF_TO_PC
+            assert existing.id
+            referral_id = existing.id
+        with claims.claim(self.settings, f"ref-{referral_id}"):
+            link = links.get(self.settings, referral_id)
+            if not opp.get(F.SYNC) and link is None:
+                return SyncResult(
+                    Outcome.SKIPPED, Direction.NONE, "not flagged for sync", referral_id, opportunity_id
                 )
-            raise
-        return self._sync_pair(referral, opp, origin="salesforce", link=link)
+            if link is not None and link.synced_at and link.synced_at >= read_at - _STALE_MARGIN:
+                # Another worker synced this deal while we waited for the claim: read it again.
+                opp, _ = self._read_opportunity(opportunity_id)
+                if opp is None:
+                    return SyncResult(Outcome.SKIPPED, Direction.NONE, "opportunity not found", referral_id)
+            try:
+                referral = self.pc.get_referral(referral_id)
+            except PermanentError as exc:
+                if exc.status == 404:
+                    return self._fail(
+                        opp, f"referral {referral_id} not found in Partner Center", Direction.SF_TO_PC, link=link
+                    )
+                raise
+            return self._sync_pair(referral, opp, origin="salesforce", link=link)
+
+    def _read_opportunity(self, opportunity_id: str) -> tuple[dict[str, Any] | None, datetime]:
+        read_at = datetime.now(UTC)
+        return self.sf.get_opportunity(opportunity_id), read_at
 
     def _from_referral(self, referral_id: str) -> SyncResult:
-        try:
-            referral = self.pc.get_referral(referral_id)
-        except PermanentError as exc:
-            if exc.status == 404:
-                return SyncResult(
-                    Outcome.SKIPPED, Direction.NONE, "referral not found", referral_id=referral_id
-                )
-            raise
-        link = links.get(self.settings, referral_id)
-        opp = None
-        if link and link.opportunity_id:
-            opp = self.sf.get_opportunity(link.opportunity_id)
-        if opp is None:
-            opp = self.sf.get_opportunity_by_referral_id(referral_id)
-        if opp is None and referral.external_reference_id:
-            candidate = self.sf.get_opportunity(referral.external_reference_id)
-            if candidate is not None and candidate.get(F.REFERRAL_ID) in (None, "", referral_id):
-                opp = candidate
-        if opp is None:
-            return self._create_opportunity(referral)
-        return self._sync_pair(referral, opp, origin="partner_center", link=link)
+        # The claim comes first, so everything read below is fresh for the writes that follow.
+        with claims.claim(self.settings, f"ref-{referral_id}"):
+            try:
+                referral = self.pc.get_referral(referral_id)
+            except PermanentError as exc:
+                if exc.status == 404:
+                    return SyncResult(
+                        Outcome.SKIPPED, Direction.NONE, "referral not found", referral_id=referral_id
+                    )
+                raise
+            link = links.get(self.settings, referral_id)
+            opp = None
+            if link and link.opportunity_id:
+                opp = self.sf.get_opportunity(link.opportunity_id)
+            if opp is None:
+                opp = self.sf.get_opportunity_by_referral_id(referral_id)
+            if opp is None and referral.external_reference_id:
+                candidate = self.sf.get_opportunity(referral.external_reference_id)
+                if candidate is not None and candidate.get(F.REFERRAL_ID) in (None, "", referral_id):
+                    opp = candidate
+            if opp is None:
+                return self._create_opportunity(referral, link)
+            return self._sync_pair(referral, opp, origin="partner_center", link=link)
 
     def _from_related_referral(self, related_id: str) -> SyncResult:
         """Microsoft's side of a co-sell deal changed: sync our referral(s) in the same engagement."""
@@ -255,8 +269,10 @@ class SyncEngine:
         with claims.claim(self.settings, f"opp-{opportunity_id}"):
             # Re-check under the claim: another worker may have created it a moment ago.
             existing = self.pc.find_by_external_reference(opportunity_id)
-            if existing is not None:
-                return self._sync_pair(existing, opp, origin="salesforce")
+            if existing is not None and existing.id:
+                with claims.claim(self.settings, f"ref-{existing.id}"):
+                    link = links.get(self.settings, existing.id)
+                    return self._sync_pair(existing, opp, origin="salesforce", link=link)
             try:
                 referral = self.pc.create_referral(partner_center_create_body(deal, self.settings))
             except PermanentError as exc:
@@ -293,8 +309,9 @@ class SyncEngine:
             changed_fields=("*",),
         )
 
-    def _create_opportunity(self, referral: Referral) -> SyncResult:
-        """B5: a referral with no opportunity becomes one (account, contact, roles, solutions, notes)."""
+    def _create_opportunity(self, referral: Referral, link: Link | None) -> SyncResult:
+        """B5: a referral with no opportunity becomes one (account, contact, roles, solutions, notes).
+        The caller holds the referral's claim."""
         assert referral.id
         wire = referral.to_wire()
         if not syncs_to_salesforce(wire, self.settings):
@@ -302,30 +319,27 @@ class SyncEngine:
                 Outcome.SKIPPED, Direction.PC_TO_SF, "lead, not co-sell (SYNC_COSELL_ONLY=Yes)", referral.id
             )
         deal = deal_from_partner_center(wire)
-        with claims.claim(self.settings, f"ref-{referral.id}"):
-            link = links.get(self.settings, referral.id)
-            opportunity_id = create_opportunity(self.sf, deal, referral, self.settings)
-            digests = (note_digest(deal.notes),) if deal.notes else ()
-            snapshot = {**deal.comparable(), "opportunity_id": opportunity_id}
-            line = _audit_line(True, f"opportunity created from referral {referral.id}")
-            base = link or Link(referral_id=referral.id)
-            links.save(
-                self.settings,
-                replace(base, opportunity_id=opportunity_id, snapshot=snapshot)
-                .with_audit(line)
-                .with_notes(digests),
-            )
+        opportunity_id = create_opportunity(self.sf, deal, referral, self.settings)
+        digests = (note_digest(deal.notes),) if deal.notes else ()
+        snapshot = {**deal.comparable(), "opportunity_id": opportunity_id}
+        line = _audit_line(True, f"opportunity created from referral {referral.id}")
+        base = link or Link(referral_id=referral.id)
+        links.save(
+            self.settings,
+            replace(base, opportunity_id=opportunity_id, snapshot=snapshot).with_audit(line).with_notes(digests),
+        )
         return SyncResult(
             Outcome.OK, Direction.PC_TO_SF, "opportunity created", referral.id, opportunity_id, ("*",)
         )
 
     # ------------------------------------------------------------------ the steady state
     def _sync_pair(
-        self, referral: Referral, opp: dict[str, Any], *, origin: str, link: Link | None = None
+        self, referral: Referral, opp: dict[str, Any], *, origin: str, link: Link | None
     ) -> SyncResult:
+        """Merge and write; the caller holds the deal's claim (Salesforce child records have no ETag,
+        so two workers must not write them for one deal at once)."""
         assert referral.id
         opportunity_id = str(opp["Id"])
-        link = link if link is not None else links.get(self.settings, referral.id)
         sf_deal = deal_from_salesforce(opp, self.settings)
         pc_deal = deal_from_partner_center(referral.to_wire())
         sf_values = {**sf_deal.comparable(), "referral_id": referral.id, "opportunity_id": opportunity_id}

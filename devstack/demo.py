@@ -1,0 +1,269 @@
+"""`make demo`: the local stack plus the connector's end-to-end scenario (B9), every step verified
+against the simulators' state, with timings. `--once` exits after the scenario (0 only if every
+step was verified); without it the stack keeps running for you to explore until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.table import Table
+
+from devstack.stack import LocalStack
+from shared.salesforce import fields as F
+
+T = TypeVar("T")
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+class StepFailed(Exception):
+    pass
+
+
+@dataclass
+class StepResult:
+    number: int
+    title: str
+    ok: bool
+    seconds: float
+    detail: str
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise StepFailed(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class Scenario:
+    """The B9 scenario against a running stack; each step acts like a seller and checks the result."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.sf = stack.sf
+        self.pc = stack.pc
+        self.settings = stack.settings
+        self.results: list[StepResult] = []
+        self.ids: dict[str, str] = {}
+
+    def opp(self, opportunity_id: str) -> dict[str, Any]:
+        return self.sf.record("Opportunity", opportunity_id)
+
+    def referral(self, referral_id: str) -> dict[str, Any]:
+        return self.pc.referral(referral_id)
+
+    def opp_for_referral(self, referral_id: str) -> dict[str, Any] | None:
+        rows = self.sf.query(
+            f"SELECT Id, Name, StageName, AccountId FROM Opportunity WHERE {F.REFERRAL_ID} = '{referral_id}'"  # noqa: S608 - ids from the simulator
+        )
+        return rows[0] if rows else None
+
+    def run(self) -> bool:
+        steps = [
+            ("A seller shares an opportunity with Microsoft (SF → PC create)", self.seller_shares),
+            ("Microsoft sends a co-sell referral; it lands on hold (PC → SF)", self.microsoft_sends),
+            ("The seller accepts it by moving it to the active stage", self.seller_accepts),
+            ("Microsoft accepts the shared deal, sets its CRM id and adds a note", self.microsoft_updates),
+            ("The seller raises the deal value in Salesforce (SF → PC)", self.seller_edits_value),
+            ("The deal value is changed in Partner Center (PC → SF)", self.partner_center_edits_value),
+            ("An opportunity without a customer contact gets ✖ and a reason", self.invalid_opportunity),
+            ("The seller declines a Microsoft referral (closed lost from on hold)", self.seller_declines),
+            ("Our own writes echo back and cause no further writes", self.echoes_are_quiet),
+        ]
+        for number, (title, step) in enumerate(steps, 1):
+            started = time.monotonic()
+            try:
+                detail = step()
+                ok = True
+            except (StepFailed, AssertionError, KeyError) as exc:
+                detail, ok = f"FAILED: {exc}", False
+            self.results.append(StepResult(number, title, ok, time.monotonic() - started, detail))
+            mark = "[green]✔[/]" if ok else "[red]✖[/]"
+            console.print(f"{mark} {number}. {title} [dim]({time.monotonic() - started:.1f}s)[/] {detail}")
+            if not ok:
+                break
+        return all(r.ok for r in self.results) and len(self.results) == len(steps)
+
+    # ------------------------------------------------------------------ the steps
+    def seller_shares(self) -> str:
+        account = self.sf.create_account(
+            "Müller & Söhne GmbH", BillingCountry="Germany", BillingCity="München", BillingPostalCode="80331"
+        )
+        opp = self.sf.create_opportunity(
+            "Müller – Azure data platform", stage=self.settings.active_stage_name, amount=48000.0,
+            account_id=account, CurrencyIsoCode="EUR", **{F.HELP: "CustomerTechnicalArchitecture"},
+        )  # fmt: skip
+        self.sf.add_contact(opp, first_name="Jürgen", last_name="O'Brien", email="jurgen@mueller.example",
+                            account_id=account)  # fmt: skip
+        self.sf.add_solution(opp, "SOL-4711-ABC", "Contoso Analytics Accelerator")
+        self.sf.set_sync(opp, True)
+        self.ids["opp1"] = opp
+        referral = wait_for(
+            "the referral in Partner Center",
+            lambda: next((r for r in self.pc.referrals() if r.get("externalReferenceId") == opp), None),
+        )
+        self.ids["ref1"] = referral["id"]
+        assert referral["customerProfile"]["address"]["country"] == "DE", referral["customerProfile"]
+        assert referral["details"]["currency"] == "EUR"
+        assert referral["inviteContext"]["assistanceRequestCode"] == "CustomerTechnicalArchitecture"
+        record = wait_for("Referral Id and ✔ on the opportunity", lambda: (
+            (o := self.opp(opp)).get(F.REFERRAL_ID) == referral["id"] and o["Name"].startswith("✔") and o
+        ))  # fmt: skip
+        assert record[F.REFERRAL_LINK].endswith(f"{referral['id']}/details")
+        return f"referral {referral['id'][:8]}… ({referral['type']}, DE, EUR 48,000); name '{record['Name']}'"
+
+    def microsoft_sends(self) -> str:
+        referral = self.pc.send_referral()
+        self.ids["ref2"] = referral["id"]
+        opp = wait_for("the opportunity in Salesforce", lambda: self.opp_for_referral(referral["id"]))
+        self.ids["opp2"] = opp["Id"]
+        record = self.opp(opp["Id"])
+        assert record["StageName"] == self.settings.on_hold_stage_name, record["StageName"]
+        assert record[F.SYNC] is True
+        roles = self.sf.query(f"SELECT Id FROM OpportunityContactRole WHERE OpportunityId = '{opp['Id']}'")  # noqa: S608
+        assert roles, "no contact role"
+        solutions = self.sf.query(f"SELECT Id FROM {F.SOLUTION} WHERE {F.SOLUTION_OPPORTUNITY} = '{opp['Id']}'")  # noqa: S608
+        assert solutions, "no solution record"
+        return f"opportunity '{record['Name']}' in '{record['StageName']}' with account, contact role, solution"
+
+    def seller_accepts(self) -> str:
+        self.sf.set_stage(self.ids["opp2"], self.settings.active_stage_name)
+        referral = wait_for("the referral accepted", lambda: (
+            (r := self.referral(self.ids["ref2"]))["status"] == "Active" and r
+        ))  # fmt: skip
+        return f"referral {referral['status']}/{referral['substatus']}"
+
+    def microsoft_updates(self) -> str:
+        self.pc.accept(self.ids["ref1"], "7-ABCDE12345")
+        self.pc.add_note(self.ids["ref1"], "Microsoft seller: customer wants a PoC in January.")
+        record = wait_for("Microsoft's CRM id and the note in Salesforce", lambda: (
+            (o := self.opp(self.ids["opp1"])).get(F.MSFT_CRM_ID) == "7-ABCDE12345"
+            and "PoC in January" in (o.get("Description") or "") and o
+        ))  # fmt: skip
+        notes = self.sf.query(
+            f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{self.ids['opp1']}'"  # noqa: S608
+        )
+        assert notes, "no note attached"
+        return f"CRM id {record[F.MSFT_CRM_ID]}, {len(notes)} note(s) attached"
+
+    def seller_edits_value(self) -> str:
+        self.sf.edit_opportunity(self.ids["opp1"], Amount=75000.0)
+        wait_for("the new deal value in Partner Center", lambda: (
+            self.referral(self.ids["ref1"])["details"]["dealValue"] == 75000
+        ))  # fmt: skip
+        return "dealValue 48,000 → 75,000"
+
+    def partner_center_edits_value(self) -> str:
+        from shared import clients
+
+        pc = clients.partner_center(self.settings)
+        current = pc.get_referral(self.ids["ref1"])
+        pc.update_referral(
+            self.ids["ref1"], [{"op": "replace", "path": "/details/dealValue", "value": 82500}], etag=current.e_tag
+        )
+        wait_for("the new Amount in Salesforce", lambda: self.opp(self.ids["opp1"]).get("Amount") == 82500)
+        return "Amount 75,000 → 82,500"
+
+    def invalid_opportunity(self) -> str:
+        account = self.sf.create_account("Ōkubo Trading 株式会社", BillingCountry="JPN")
+        opp = self.sf.create_opportunity(
+            "Ōkubo – Copilot rollout", stage=self.settings.active_stage_name, amount=1200000.0,
+            account_id=account, CurrencyIsoCode="JPY", **{F.HELP: "ProofOfConceptOrDemo"},
+        )  # fmt: skip
+        self.sf.add_solution(opp, "SOL-0815-XYZ", "Contoso Copilot Pack")
+        self.sf.set_sync(opp, True)
+        record = wait_for("✖ and the reason on the opportunity", lambda: (
+            (o := self.opp(opp))["Name"].startswith("✖") and "contact" in (o.get(F.AUDIT) or "") and o
+        ))  # fmt: skip
+        assert not any(r.get("externalReferenceId") == opp for r in self.pc.referrals())
+        return f"'{record['Name']}': {record[F.AUDIT].splitlines()[0][21:]}"
+
+    def seller_declines(self) -> str:
+        referral = self.pc.send_referral()
+        opp = wait_for("the opportunity in Salesforce", lambda: self.opp_for_referral(referral["id"]))
+        self.sf.set_stage(opp["Id"], self.settings.lost_stage_name)
+        declined = wait_for("the referral declined", lambda: (
+            (r := self.referral(referral["id"]))["status"] == "Closed" and r
+        ))  # fmt: skip
+        assert declined["substatus"] == "Declined", declined["substatus"]
+        return f"referral {declined['status']}/{declined['substatus']}"
+
+    def echoes_are_quiet(self) -> str:
+        time.sleep(3 * _poll_seconds(self.stack))  # let every echo (webhooks, polls) arrive and settle
+        before_pc = _writes(self.pc.counters())
+        before_sf = _writes(self.sf.counters())
+        time.sleep(3 * _poll_seconds(self.stack))
+        after_pc = _writes(self.pc.counters())
+        after_sf = _writes(self.sf.counters())
+        assert (after_pc, after_sf) == (before_pc, before_sf), (before_pc, after_pc, before_sf, after_sf)
+        return f"no writes in {3 * _poll_seconds(self.stack):.0f}s of polls and webhooks"
+
+
+def _poll_seconds(stack: LocalStack) -> float:
+    return 2.0 if stack.poll_schedule.startswith("*/2") else 5.0
+
+
+def _writes(counters: dict[str, int]) -> int:
+    return sum(v for k, v in counters.items() if k.split(" ")[0] in ("POST", "PATCH", "PUT", "DELETE")
+               or k in ("create", "update", "upsert", "delete", "composite")) - counters.get("POST /token", 0)  # fmt: skip
+
+
+def summary(results: list[StepResult]) -> Table:
+    table = Table(title="cosell-sync demo: B9 end to end", show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("step")
+    table.add_column("ok", justify="center")
+    table.add_column("time", justify="right")
+    table.add_column("verified")
+    for r in results:
+        table.add_row(str(r.number), r.title, "✔" if r.ok else "✖", f"{r.seconds:.1f}s", r.detail)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--once", action="store_true", help="run the scenario and exit (0 = all verified)")
+    parser.add_argument("--verbose", action="store_true", help="log every job")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose:
+        logging.getLogger("cosell_sync").setLevel(logging.INFO)
+    console.print("[bold]Starting Azurite, the Partner Center and Salesforce simulators and the function app…[/]")
+    with LocalStack() as stack:
+        assert stack.host is not None
+        console.print(f"function app  {stack.host.base_url}  (functions: "
+                      f"{', '.join(f.get_function_name() for f in stack.host.functions)})")  # fmt: skip
+        console.print(f"Partner Center simulator  {stack.pc_sim.origin}   Salesforce simulator  {stack.sf_sim.base_url}")
+        console.print(f"webhook registered at {stack.callback_url}; Salesforce polled every 2 s\n")
+        scenario = Scenario(stack)
+        ok = scenario.run()
+        console.print(summary(scenario.results))
+        console.print(f"host: {stack.host.stats.invocations} invocations, failures {stack.host.stats.failures}, "
+                      f"poisoned {stack.host.stats.poisoned}")  # fmt: skip
+        console.print(f"Partner Center calls {stack.pc.counters()}")
+        console.print(f"Salesforce calls {stack.sf.counters()}")
+        if args.once:
+            console.print("[green]demo verified[/]" if ok else "[red]demo FAILED[/]")
+            return 0 if ok else 1
+        console.print("\nThe stack keeps running: try the simulators' control APIs or `python -m shared.ops status`. "
+                      "Ctrl-C stops everything.")  # fmt: skip
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            console.print("stopping…")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
