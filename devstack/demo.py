@@ -64,7 +64,7 @@ class Scenario:
 
     def opp_for_referral(self, referral_id: str) -> dict[str, Any] | None:
         rows = self.sf.query(
-            f"SELECT Id, Name, StageName, AccountId FROM Opportunity WHERE {F.REFERRAL_ID} = '{referral_id}'"  # noqa: S608 - ids from the simulator
+            f"SELECT Id, Name, StageName, AccountId FROM Opportunity WHERE {F.REFERRAL_ID} = '{referral_id}'"
         )
         return rows[0] if rows else None
 
@@ -101,7 +101,7 @@ class Scenario:
         )
         opp = self.sf.create_opportunity(
             "Müller – Azure data platform", stage=self.settings.active_stage_name, amount=48000.0,
-            account_id=account, CurrencyIsoCode="EUR", **{F.HELP: "CustomerTechnicalArchitecture"},
+            account_id=account, CurrencyIsoCode="EUR", **_help("CustomerTechnicalArchitecture"),
         )  # fmt: skip
         self.sf.add_contact(opp, first_name="Jürgen", last_name="O'Brien", email="jurgen@mueller.example",
                             account_id=account)  # fmt: skip
@@ -130,11 +130,15 @@ class Scenario:
         record = self.opp(opp["Id"])
         assert record["StageName"] == self.settings.on_hold_stage_name, record["StageName"]
         assert record[F.SYNC] is True
-        roles = self.sf.query(f"SELECT Id FROM OpportunityContactRole WHERE OpportunityId = '{opp['Id']}'")  # noqa: S608
+        roles = self.sf.query(f"SELECT Id FROM OpportunityContactRole WHERE OpportunityId = '{opp['Id']}'")
         assert roles, "no contact role"
-        solutions = self.sf.query(f"SELECT Id FROM {F.SOLUTION} WHERE {F.SOLUTION_OPPORTUNITY} = '{opp['Id']}'")  # noqa: S608
+        solutions = self.sf.query(
+            f"SELECT Id FROM {F.SOLUTION} WHERE {F.SOLUTION_OPPORTUNITY} = '{opp['Id']}'"
+        )
         assert solutions, "no solution record"
-        return f"opportunity '{record['Name']}' in '{record['StageName']}' with account, contact role, solution"
+        return (
+            f"opportunity '{record['Name']}' in '{record['StageName']}' with account, contact role, solution"
+        )
 
     def seller_accepts(self) -> str:
         self.sf.set_stage(self.ids["opp2"], self.settings.active_stage_name)
@@ -151,7 +155,7 @@ class Scenario:
             and "PoC in January" in (o.get("Description") or "") and o
         ))  # fmt: skip
         notes = self.sf.query(
-            f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{self.ids['opp1']}'"  # noqa: S608
+            f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{self.ids['opp1']}'"
         )
         assert notes, "no note attached"
         return f"CRM id {record[F.MSFT_CRM_ID]}, {len(notes)} note(s) attached"
@@ -169,7 +173,9 @@ class Scenario:
         pc = clients.partner_center(self.settings)
         current = pc.get_referral(self.ids["ref1"])
         pc.update_referral(
-            self.ids["ref1"], [{"op": "replace", "path": "/details/dealValue", "value": 82500}], etag=current.e_tag
+            self.ids["ref1"],
+            [{"op": "replace", "path": "/details/dealValue", "value": 82500}],
+            etag=current.e_tag,
         )
         wait_for("the new Amount in Salesforce", lambda: self.opp(self.ids["opp1"]).get("Amount") == 82500)
         return "Amount 75,000 → 82,500"
@@ -178,7 +184,7 @@ class Scenario:
         account = self.sf.create_account("Ōkubo Trading 株式会社", BillingCountry="JPN")
         opp = self.sf.create_opportunity(
             "Ōkubo – Copilot rollout", stage=self.settings.active_stage_name, amount=1200000.0,
-            account_id=account, CurrencyIsoCode="JPY", **{F.HELP: "ProofOfConceptOrDemo"},
+            account_id=account, CurrencyIsoCode="JPY", **_help("ProofOfConceptOrDemo"),
         )  # fmt: skip
         self.sf.add_solution(opp, "SOL-0815-XYZ", "Contoso Copilot Pack")
         self.sf.set_sync(opp, True)
@@ -209,13 +215,23 @@ class Scenario:
         return f"no writes in {3 * _poll_seconds(self.stack):.0f}s of polls and webhooks"
 
 
+def _help(code: str) -> dict[str, Any]:
+    return {F.HELP: code}
+
+
 def _poll_seconds(stack: LocalStack) -> float:
     return 2.0 if stack.poll_schedule.startswith("*/2") else 5.0
 
 
 def _writes(counters: dict[str, int]) -> int:
-    return sum(v for k, v in counters.items() if k.split(" ")[0] in ("POST", "PATCH", "PUT", "DELETE")
-               or k in ("create", "update", "upsert", "delete", "composite")) - counters.get("POST /token", 0)  # fmt: skip
+    """Write calls in a simulator's counters (Partner Center counts by "METHOD path", Salesforce by kind)."""
+    writes = sum(
+        count
+        for key, count in counters.items()
+        if key.split(" ")[0] in ("POST", "PATCH", "PUT", "DELETE")
+        or key in ("create", "update", "upsert", "delete", "composite")
+    )
+    return writes - counters.get("POST /token", 0)
 
 
 def summary(results: list[StepResult]) -> Table:
@@ -238,25 +254,33 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose:
         logging.getLogger("cosell_sync").setLevel(logging.INFO)
-    console.print("[bold]Starting Azurite, the Partner Center and Salesforce simulators and the function app…[/]")
+    console.print(
+        "[bold]Starting Azurite, the Partner Center and Salesforce simulators and the function app…[/]"
+    )
     with LocalStack() as stack:
         assert stack.host is not None
-        console.print(f"function app  {stack.host.base_url}  (functions: "
-                      f"{', '.join(f.get_function_name() for f in stack.host.functions)})")  # fmt: skip
-        console.print(f"Partner Center simulator  {stack.pc_sim.origin}   Salesforce simulator  {stack.sf_sim.base_url}")
+        names = ", ".join(str(f.get_function_name()) for f in stack.host.functions)
+        console.print(f"function app  {stack.host.base_url}  (functions: {names})")
+        console.print(
+            f"Partner Center simulator  {stack.pc_sim.origin}   Salesforce simulator  {stack.sf_sim.base_url}"
+        )
         console.print(f"webhook registered at {stack.callback_url}; Salesforce polled every 2 s\n")
         scenario = Scenario(stack)
         ok = scenario.run()
         console.print(summary(scenario.results))
-        console.print(f"host: {stack.host.stats.invocations} invocations, failures {stack.host.stats.failures}, "
-                      f"poisoned {stack.host.stats.poisoned}")  # fmt: skip
+        stats = stack.host.stats
+        console.print(
+            f"host: {stats.invocations} invocations, failures {stats.failures}, poisoned {stats.poisoned}"
+        )
         console.print(f"Partner Center calls {stack.pc.counters()}")
         console.print(f"Salesforce calls {stack.sf.counters()}")
         if args.once:
             console.print("[green]demo verified[/]" if ok else "[red]demo FAILED[/]")
             return 0 if ok else 1
-        console.print("\nThe stack keeps running: try the simulators' control APIs or `python -m shared.ops status`. "
-                      "Ctrl-C stops everything.")  # fmt: skip
+        console.print(
+            "\nThe stack keeps running: try the simulators' control APIs or "
+            "`python -m shared.ops status`. Ctrl-C stops everything."
+        )
         try:
             while True:
                 time.sleep(1)

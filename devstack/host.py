@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import inspect
 import json
 import logging
@@ -108,7 +109,7 @@ class _Capture(func.Out[Any]):
 
 def _call(function: func.Function, trigger_value: Any) -> tuple[Any, dict[str, Any]]:
     """Invoke a registered function like the worker does: keyword arguments named after bindings."""
-    kwargs: dict[str, Any] = {function.get_trigger().name: trigger_value}
+    kwargs: dict[str, Any] = {_trigger(function).name: trigger_value}
     outs: dict[str, _Capture] = {}
     for binding in function.get_bindings():
         if binding.direction == BindingDirection.OUT.value and binding.name != "$return":
@@ -154,7 +155,7 @@ class LocalFunctionsHost:
         self.route_prefix = self.host_config.get("extensions", {}).get("http", {}).get("routePrefix", "api")
         self.http_port = http_port or free_port()
         self.environ = dict(os.environ if environ is None else environ)
-        self.functions = [f for f in app.get_functions() if only is None or f.get_function_name() in only]
+        self.functions = [f for f in app.get_functions() if only is None or _name(f) in only]
         self.processing_lease_seconds = processing_lease_seconds
         self.stats = HostStats()
         self._stop = threading.Event()
@@ -167,11 +168,11 @@ class LocalFunctionsHost:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self) -> LocalFunctionsHost:
-        http_functions = [f for f in self.functions if f.get_trigger().type == "httpTrigger"]
+        http_functions = [f for f in self.functions if _trigger(f).type == "httpTrigger"]
         if http_functions:
             self._start_http(http_functions)
         for function in self.functions:
-            kind = function.get_trigger().type
+            kind = _trigger(function).type
             if kind == "queueTrigger":
                 self._spawn(self._queue_loop, function)
             elif kind == "timerTrigger":
@@ -193,7 +194,7 @@ class LocalFunctionsHost:
 
     def _spawn(self, target: Callable[[func.Function], None], function: func.Function) -> None:
         thread = threading.Thread(
-            target=target, args=(function,), name=f"host-{function.get_function_name()}", daemon=True
+            target=target, args=(function,), name=f"host-{_name(function)}", daemon=True
         )
         thread.start()
         self._threads.append(thread)
@@ -202,8 +203,8 @@ class LocalFunctionsHost:
     def _start_http(self, functions: list[func.Function]) -> None:
         routes = []
         for function in functions:
-            trigger = function.get_trigger()
-            route = (trigger.route or function.get_function_name()).strip("/")
+            trigger = _trigger(function)
+            route = (trigger.route or _name(function)).strip("/")
             methods = [getattr(m, "value", str(m)) for m in (trigger.methods or ["GET", "POST"])]
             path = f"/{self.route_prefix}/{route}" if self.route_prefix else f"/{route}"
             routes.append(Route(path, self._http_endpoint(function), methods=methods))
@@ -217,7 +218,7 @@ class LocalFunctionsHost:
         wait_listening(self.http_port)
 
     def _http_endpoint(self, function: func.Function) -> Callable[[Request], Any]:
-        name = function.get_function_name()
+        name = _name(function)
 
         async def endpoint(request: Request) -> Response:
             body = await request.body()
@@ -255,17 +256,15 @@ class LocalFunctionsHost:
         return QueueClient.from_connection_string(conn, queue_name)
 
     def _queue_loop(self, function: func.Function) -> None:
-        trigger = function.get_trigger()
-        name = function.get_function_name()
+        trigger = _trigger(function)
+        name = _name(function)
         queue_name = resolve_setting_expression(trigger.queue_name, self.environ)
         connection = trigger.connection or "AzureWebJobsStorage"
         queue = self._queue_client(connection, queue_name)
         poison = self._queue_client(connection, f"{queue_name}-poison")
         for client in (queue, poison):
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 client.create_queue()
-            except ResourceExistsError:
-                pass
         qs = self.queue_settings
         inflight = threading.Semaphore(qs.batch_size + qs.new_batch_threshold)
         pool = ThreadPoolExecutor(max_workers=qs.batch_size + qs.new_batch_threshold, thread_name_prefix=name)
@@ -299,7 +298,7 @@ class LocalFunctionsHost:
         self, function: func.Function, queue: QueueClient, poison: QueueClient, message: Any,
         inflight: threading.Semaphore,
     ) -> None:  # fmt: skip
-        name = function.get_function_name()
+        name = _name(function)
         raw: str = message.content
         qs = self.queue_settings
         receipt = [message.pop_receipt]
@@ -311,7 +310,7 @@ class LocalFunctionsHost:
         try:
             self.stats.count(self.stats.invocations, name)
             body = _decode(raw, qs.message_encoding)
-            trigger_value = HostQueueMessage(
+            trigger_value = HostQueueMessage(  # type: ignore[no-untyped-call]
                 id=message.id,
                 body=body,
                 pop_receipt=message.pop_receipt,
@@ -325,30 +324,41 @@ class LocalFunctionsHost:
             renewer.join()
             self._send_outputs(function, outputs)
             queue.delete_message(message.id, receipt[0])
-        except Exception as exc:  # the host treats any exception as a failed invocation
+        except Exception as exc:  # noqa: BLE001 - the host treats any exception as a failed invocation
             renewing.set()
             renewer.join()
             self.stats.count(self.stats.failures, name)
-            self._fail(function, queue, poison, message, receipt[0], raw, exc)
+            self._fail(
+                function, queue=queue, poison=poison, message=message, receipt=receipt[0], raw=raw, exc=exc
+            )
         finally:
             inflight.release()
 
-    def _renew_lease(self, queue: QueueClient, message: Any, receipt: list[str], done: threading.Event) -> None:
+    def _renew_lease(
+        self, queue: QueueClient, message: Any, receipt: list[str], done: threading.Event
+    ) -> None:
         """Keep a long-running message invisible, as the host does, by renewing at half the lease."""
         while not done.wait(self.processing_lease_seconds / 2):
             try:
                 updated = queue.update_message(
                     message.id, receipt[0], visibility_timeout=int(self.processing_lease_seconds)
                 )
-                receipt[0] = updated.pop_receipt
+                receipt[0] = str(updated.pop_receipt)
             except AzureError:
                 return
 
     def _fail(
-        self, function: func.Function, queue: QueueClient, poison: QueueClient, message: Any,
-        receipt: str, raw: str, exc: Exception,
-    ) -> None:  # fmt: skip
-        name = function.get_function_name()
+        self,
+        function: func.Function,
+        *,
+        queue: QueueClient,
+        poison: QueueClient,
+        message: Any,
+        receipt: str,
+        raw: str,
+        exc: Exception,
+    ) -> None:
+        name = _name(function)
         qs = self.queue_settings
         try:
             if message.dequeue_count >= qs.max_dequeue_count:
@@ -375,7 +385,9 @@ class LocalFunctionsHost:
             if binding.type != "queue":
                 raise ValueError(f"output binding type {binding.type} is not supported by the local host")
             details = binding.get_dict_repr()
-            client = self._queue_client(details.get("connection") or "AzureWebJobsStorage", details["queueName"])
+            client = self._queue_client(
+                details.get("connection") or "AzureWebJobsStorage", details["queueName"]
+            )
             values = outputs[binding.name]
             for value in values if isinstance(values, list) else [values]:
                 text = value if isinstance(value, str) else json.dumps(value)
@@ -383,8 +395,8 @@ class LocalFunctionsHost:
 
     # ---------------------------------------------------------------- timers
     def _timer_loop(self, function: func.Function) -> None:
-        trigger = function.get_trigger()
-        name = function.get_function_name()
+        trigger = _trigger(function)
+        name = _name(function)
         schedule = resolve_setting_expression(trigger.schedule, self.environ)
         if not croniter.is_valid(schedule, second_at_beginning=True):
             log.error("timer %s: invalid NCRONTAB schedule %r", name, schedule)
@@ -403,7 +415,7 @@ class LocalFunctionsHost:
                 cron = croniter(schedule, datetime.now(UTC), second_at_beginning=True)
 
     def _fire(self, function: func.Function, *, past_due: bool) -> None:
-        name = function.get_function_name()
+        name = _name(function)
         self.stats.count(self.stats.invocations, name)
         request = TimerRequest(past_due=past_due)
         try:
@@ -411,6 +423,18 @@ class LocalFunctionsHost:
         except Exception:  # a failed timer run is logged; the next run happens on schedule
             log.exception("timer %s failed", name)
             self.stats.count(self.stats.failures, name)
+
+
+def _trigger(function: func.Function) -> Any:
+    """The function's trigger; the library types it loosely (each trigger kind has its own fields)."""
+    trigger = function.get_trigger()
+    if trigger is None:
+        raise ValueError(f"function {function.get_function_name()} has no trigger")
+    return trigger
+
+
+def _name(function: func.Function) -> str:
+    return str(function.get_function_name())
 
 
 def _available(semaphore: threading.Semaphore) -> int:

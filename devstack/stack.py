@@ -32,7 +32,9 @@ def env_names() -> dict[str, str]:
     for name, field in Settings.model_fields.items():
         alias = field.validation_alias
         names[name] = (
-            alias.choices[0] if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str) else name.upper()
+            alias.choices[0]
+            if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str)
+            else name.upper()
         )
     return names
 
@@ -41,15 +43,19 @@ def to_environ(values: dict[str, Any]) -> dict[str, str]:
     """Settings field values as the strings app settings hold."""
     names = env_names()
     out = {}
-    for key, value in values.items():
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if isinstance(value, bool):
-            value = "Yes" if value else "No"
-        elif isinstance(value, list | tuple):
-            value = ",".join(str(v) for v in value)
-        out[names[key]] = "" if value is None else str(value)
+    for key, raw in values.items():
+        out[names[key]] = _setting_text(raw)
     return out
+
+
+def _setting_text(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)
 
 
 class LocalStack:

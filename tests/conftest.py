@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
 
 from devstack.azurite import Azurite
 from shared.config import Settings, load_settings
@@ -38,10 +40,8 @@ def clean_queues(settings: Settings) -> Iterator[None]:
     def clear() -> None:
         for name in (SYNC_QUEUE, POISON_QUEUE):
             client = queue_client(settings, name)
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 client.create_queue()
-            except Exception:  # noqa: BLE001 - already exists
-                pass
             client.clear_messages()
 
     clear()

@@ -101,7 +101,7 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
             }
         )
 
-    async def oauth_token(request: Request) -> Response:  # noqa: PLR0911
+    async def oauth_token(request: Request) -> Response:
         state.counters["token"] += 1
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
         grant = str(form.get("grant_type", ""))
@@ -140,7 +140,7 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
             return token_response()
         return _oauth_error("unsupported_grant_type", "grant type not supported")
 
-    def _jwt_grant(assertion: str) -> Response:  # noqa: PLR0911
+    def _jwt_grant(assertion: str) -> Response:
         creds = state.credentials
         try:
             claims = jwt.decode(
@@ -213,7 +213,7 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
             ]
         )
 
-    async def data_api(request: Request) -> Response:  # noqa: PLR0911
+    async def data_api(request: Request) -> Response:
         match = _VERSION.match(request.path_params["version"])
         if not match:
             return _json(
@@ -298,7 +298,7 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
             return _collections(request, parts[2:], body)
         raise SfError(404, "NOT_FOUND", "The requested resource does not exist")
 
-    def _sobjects(  # noqa: PLR0911, PLR0912
+    def _sobjects(  # noqa: PLR0912
         request: Request, parts: list[str], body: Any, api_version: float
     ) -> tuple[int, Any] | Response:
         org = state.org
@@ -577,7 +577,7 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
         return {**_describe_brief(obj), "fields": fields, "childRelationships": children}
 
     # ----------------------------------------------------------------- control API
-    async def control(request: Request) -> Response:  # noqa: PLR0911, PLR0912
+    async def control(request: Request) -> Response:  # noqa: PLR0912
         org = state.org
         path = request.path_params["path"].strip("/").split("/")
         method = request.method
@@ -725,7 +725,7 @@ def _restore(org: Org, snapshot: dict[str, Any]) -> None:
     org.content = snapshot["content"]
 
 
-def _endpoint_kind(method: str, parts: list[str]) -> str:  # noqa: PLR0911
+def _endpoint_kind(method: str, parts: list[str]) -> str:
     """The counter name of a REST call; the client's `call_counts` uses the same names."""
     head = parts[0] if parts else ""
     if head in ("query", "queryAll"):

@@ -376,7 +376,7 @@ class Org:
             out[fdef.name] = self._coerce_value(obj, fdef, raw)
         return out
 
-    def _coerce_value(self, obj: ObjectDef, fdef: FieldDef, raw: Any) -> Any:  # noqa: PLR0911, PLR0912
+    def _coerce_value(self, obj: ObjectDef, fdef: FieldDef, raw: Any) -> Any:  # noqa: PLR0912
         if raw is None or (raw == "" and fdef.type not in ("boolean",)):
             return False if fdef.type == "boolean" else None
         kind = fdef.type
@@ -524,7 +524,7 @@ class Org:
                 raise SfError(
                     400,
                     "FIELD_INTEGRITY_EXCEPTION",
-                    "There's a problem with this country, even though it may appear correct. Please select a "  # noqa: S608 - an error message, not SQL
+                    "There's a problem with this country, even though it may appear correct. Please select a "
                     f"country/territory from the list of valid countries.: Billing Country: {text}",
                     ["BillingCountry"],
                 )
@@ -750,7 +750,7 @@ class Org:
             return None
         return current.get(current_obj.fields[path[-1].lower()].name)
 
-    def _compile(self, obj: ObjectDef, cond: Condition) -> Callable[[Record], bool]:  # noqa: PLR0911
+    def _compile(self, obj: ObjectDef, cond: Condition) -> Callable[[Record], bool]:
         if isinstance(cond, BoolOp):
             parts = [self._compile(obj, p) for p in cond.parts]
             if cond.op == "AND":

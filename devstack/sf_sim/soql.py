@@ -354,7 +354,7 @@ class _Parser:
         self.expect_punct(")")
         return tuple(values)
 
-    def literal(self) -> Literal:  # noqa: PLR0911
+    def literal(self) -> Literal:
         tok = self.next()
         if tok.kind == "string":
             return _unquote(tok.text)

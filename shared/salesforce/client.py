@@ -50,8 +50,8 @@ ACCOUNT_FIELDS = (
     "NumberOfEmployees",
 )
 CONTACT_ROLE_SUBQUERY = (
-    "(SELECT Id, ContactId, Role, IsPrimary, Contact.FirstName, Contact.LastName, Contact.Email, Contact.Phone, "
-    "Contact.Title FROM OpportunityContactRoles)"
+    "(SELECT Id, ContactId, Role, IsPrimary, Contact.FirstName, Contact.LastName, Contact.Email, "
+    "Contact.Phone, Contact.Title FROM OpportunityContactRoles)"
 )
 SOLUTION_SUBQUERY = (
     f"(SELECT Id, {f.SOLUTION_ID}, {f.SOLUTION_NAME}, {f.SOLUTION_PUBLISHER}, {f.SOLUTION_TYPE} "  # noqa: S608 - SOQL; values go through format_soql

@@ -8,11 +8,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.config import Settings
+from shared import clients
+from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
 from shared.salesforce.client import SalesforceClient
 from shared.salesforce.poll_window import plan, window_start
 from shared.store import job_queue, watermarks
+from shared.store.clients import queue_client
 from shared.sync.jobs import JobSource, RecordKind, SyncJob
+from shared.telemetry import record_poll, record_queue_depths
 
 log = logging.getLogger(__name__)
 WATERMARK = "salesforce-opportunities"
@@ -68,18 +71,16 @@ def poll_once(
 def run_scheduled_poll(settings: Settings) -> PollResult:
     """What the timer runs: one poll with the process's client, then the figures the alerts read
     (poll lag, jobs enqueued, queue depths)."""
-    from shared import clients
-    from shared.config import POISON_QUEUE, SYNC_QUEUE
-    from shared.store.clients import queue_client
-    from shared.telemetry import record_poll, record_queue_depths
-
     result = poll_once(settings, client=clients.salesforce(settings))
     mark = result.watermark_after or result.watermark_before
     lag = (datetime.now(UTC) - mark).total_seconds() if mark else 0.0
     record_poll(lag, result.enqueued)
     try:
-        depths = [queue_client(settings, q).get_queue_properties().approximate_message_count for q in (SYNC_QUEUE, POISON_QUEUE)]
+        depths = [
+            queue_client(settings, q).get_queue_properties().approximate_message_count or 0
+            for q in (SYNC_QUEUE, POISON_QUEUE)
+        ]
         record_queue_depths(depths[0], depths[1])
-    except Exception:  # noqa: BLE001 - metrics must never fail the poll
+    except Exception:
         log.warning("could not read queue depths for telemetry", exc_info=True)
     return result

@@ -6,9 +6,9 @@ one worker can insert; it expires so a worker that died holding it does not bloc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 
 from azure.core import MatchConditions
@@ -40,21 +40,20 @@ def claim(
     try:
         yield
     finally:
-        try:
+        with suppress(ResourceNotFoundError):
             table(settings, settings.links_table).delete_entity(f"claim-{key}", _ROW)
-        except ResourceNotFoundError:
-            pass
 
 
 def _take(settings: Settings, key: str, ttl_seconds: int) -> None:
     client = table(settings, settings.links_table)
     now = datetime.now(UTC)
-    entity = {"PartitionKey": f"claim-{key}", "RowKey": _ROW, "Expires": now + timedelta(seconds=ttl_seconds)}
+    partition = f"claim-{key}"
+    entity = {"PartitionKey": partition, "RowKey": _ROW, "Expires": now + timedelta(seconds=ttl_seconds)}
     try:
         client.create_entity(entity)
     except ResourceExistsError:
         try:
-            current = client.get_entity(entity["PartitionKey"], _ROW)
+            current = client.get_entity(partition, _ROW)
         except ResourceNotFoundError:
             raise TransientError(f"{key} is being synced by another worker", retry_after=1.0) from None
         if current["Expires"] > now:

@@ -7,7 +7,12 @@ import threading
 
 from azure.core.credentials import TokenCredential
 from azure.data.tables import TableServiceClient
-from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+from azure.storage.queue import (
+    QueueClient,
+    QueueServiceClient,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
 
 from shared.config import Settings
 from shared.errors import ConfigError
@@ -18,7 +23,8 @@ _queues: dict[str, QueueServiceClient] = {}
 
 
 def _identity(settings: Settings) -> TokenCredential:
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+    # Only Azure needs azure.identity (it is slow to import); locally a connection string is used.
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential  # noqa: PLC0415
 
     if settings.storage_client_id:
         return ManagedIdentityCredential(client_id=settings.storage_client_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
@@ -18,10 +19,8 @@ def _ensure(settings: Settings, name: str) -> None:
     key = (settings.storage_connection or settings.storage_account_name or "", name)
     if key in _created:
         return
-    try:
+    with contextlib.suppress(ResourceExistsError):
         queue_client(settings, name).create_queue()
-    except ResourceExistsError:
-        pass
     _created.add(key)
 
 
@@ -34,9 +33,9 @@ def enqueue(settings: Settings, jobs: Iterable[SyncJob], *, delay_seconds: int =
         for job in jobs:
             client.send_message(job.to_message(), visibility_timeout=delay_seconds or None)
             sent += 1
-    except ResourceNotFoundError:
+    except ResourceNotFoundError as exc:
         _created.clear()
-        raise TransientError("queue missing; it will be created on the next attempt", provider="storage")
+        raise TransientError("queue missing; it is created on the next attempt", provider="storage") from exc
     except AzureError as exc:
         raise TransientError(f"could not enqueue: {exc}", provider="storage") from exc
     return sent

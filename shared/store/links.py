@@ -100,5 +100,7 @@ def save(settings: Settings, link: Link) -> Link:
 
 def iter_links(settings: Settings) -> Any:
     """Every link (for reconcile and status); streamed page by page."""
-    for entity in table(settings, settings.links_table).query_entities("RowKey eq @row", parameters={"row": _ROW}):
+    for entity in table(settings, settings.links_table).query_entities(
+        "RowKey eq @row", parameters={"row": _ROW}
+    ):
         yield _from_entity(entity)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from azure.core.exceptions import ResourceExistsError
@@ -21,9 +22,7 @@ def table(settings: Settings, name: str) -> TableClient:
     if key not in _ready:
         with _lock:
             if key not in _ready:
-                try:
+                with contextlib.suppress(ResourceExistsError):
                     service.create_table(name)
-                except ResourceExistsError:
-                    pass
                 _ready.add(key)
     return service.get_table_client(name)

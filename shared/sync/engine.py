@@ -7,6 +7,7 @@ both sides equal to the snapshot and writes nothing (not even the audit field or
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -23,7 +24,6 @@ from shared.salesforce.client import SalesforceClient
 from shared.store import audit, claims, job_queue, links
 from shared.store.audit import AuditEntry, Direction, Outcome
 from shared.store.links import Link
-from shared.telemetry import record_sync
 from shared.sync.canonical import CanonicalDeal
 from shared.sync.jobs import JobSource, RecordKind, SyncJob
 from shared.sync.mapping import (
@@ -39,6 +39,7 @@ from shared.sync.mapping import (
 from shared.sync.merge import MergeResult, OwnerPolicy, merge
 from shared.sync.salesforce_writes import apply_salesforce_changes, create_opportunity, note_digest
 from shared.sync.validation import validate_for_create, validate_update
+from shared.telemetry import record_sync
 
 log = logging.getLogger("cosell_sync.engine")
 
@@ -203,7 +204,10 @@ class SyncEngine:
             except PermanentError as exc:
                 if exc.status == 404:
                     return self._fail(
-                        opp, f"referral {referral_id} not found in Partner Center", Direction.SF_TO_PC, link=link
+                        opp,
+                        f"referral {referral_id} not found in Partner Center",
+                        Direction.SF_TO_PC,
+                        link=link,
                     )
                 raise
             return self._sync_pair(referral, opp, origin="salesforce", link=link)
@@ -326,7 +330,9 @@ class SyncEngine:
         base = link or Link(referral_id=referral.id)
         links.save(
             self.settings,
-            replace(base, opportunity_id=opportunity_id, snapshot=snapshot).with_audit(line).with_notes(digests),
+            replace(base, opportunity_id=opportunity_id, snapshot=snapshot)
+            .with_audit(line)
+            .with_notes(digests),
         )
         return SyncResult(
             Outcome.OK, Direction.PC_TO_SF, "opportunity created", referral.id, opportunity_id, ("*",)
@@ -401,7 +407,7 @@ class SyncEngine:
         link = links.save(self.settings, link)
         self._finish_salesforce(opp, sf_fields, link, ok=True)
         return SyncResult(
-            Outcome.OK, direction, "synced", referral.id, opportunity_id, changed,
+            Outcome.OK, direction, "synced", str(referral.id), opportunity_id, changed,
             tuple(f"{c.field}: {c.winner} won" for c in result.conflicts),
         )  # fmt: skip
 
@@ -443,10 +449,8 @@ class SyncEngine:
             lines = (line, *(current.splitlines() if link is None else link.audit_lines))
             if link is not None:
                 link = replace(link.with_audit(line), last_outcome="failed")
-                try:
+                with contextlib.suppress(ConflictError):
                     link = links.save(self.settings, link)
-                except ConflictError:
-                    pass
             fields: dict[str, Any] = {F.AUDIT: _audit_text(lines, self.settings.audit_field_max_chars)}
             if self.settings.check_mark_in_name:
                 fields["Name"] = with_mark(strip_mark(str(opp.get("Name") or "")), False, self.settings)

@@ -26,7 +26,9 @@ def accept_webhook(body: bytes, headers: Mapping[str, str], settings: Settings) 
     """Verify and parse the event, enqueue its job; 503 when storage refuses so Partner Center
     delivers the event again instead of it being lost."""
     outcome = receive_event(body, headers, settings)
-    record_webhook((outcome.job.event if outcome.job else None) or "unknown", accepted=outcome.job is not None)
+    record_webhook(
+        (outcome.job.event if outcome.job else None) or "unknown", accepted=outcome.job is not None
+    )
     if outcome.job is not None:
         try:
             job_queue.enqueue(settings, [outcome.job])

@@ -27,6 +27,6 @@ def handle_message(body: str, *, dequeue_count: int, message_id: str, settings: 
             AuditEntry(trace_id=message_id, action="parse job", outcome=Outcome.POISONED, error=str(exc)),
         )
         return
-    from shared.sync import engine  # the engine pulls in both API clients; import on first job
+    from shared.sync import engine  # noqa: PLC0415 - pulls in both API clients; loaded on the first job
 
     engine.run_job(job, settings=settings, dequeue_count=dequeue_count)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 import azure.functions as func
 import httpx
 import pytest
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from devstack.azurite import Azurite
@@ -76,10 +78,8 @@ def running(azurite: Azurite) -> Iterator[tuple[LocalFunctionsHost, list[tuple[s
     conn = azurite.connection_string
     for name in ("work", "work-poison"):
         client = QueueClient.from_connection_string(conn, name)
-        try:
+        with contextlib.suppress(ResourceExistsError):
             client.create_queue()
-        except Exception:  # noqa: BLE001 - exists
-            pass
         client.clear_messages()
     environ = {"AzureWebJobsStorage": conn, "TICK_SCHEDULE": "*/1 * * * * *"}
     host = LocalFunctionsHost(build_app(seen, timer_runs), host_json=HOST_JSON, environ=environ)
@@ -150,10 +150,8 @@ def test_messages_are_processed_concurrently_up_to_the_batch_limits(azurite):
 
     conn = azurite.connection_string
     client = QueueClient.from_connection_string(conn, "slow")
-    try:
+    with contextlib.suppress(ResourceExistsError):
         client.create_queue()
-    except Exception:  # noqa: BLE001 - exists
-        pass
     for i in range(8):
         client.send_message(base64.b64encode(str(i).encode()).decode())
     with LocalFunctionsHost(app, host_json=HOST_JSON, environ={"AzureWebJobsStorage": conn}):

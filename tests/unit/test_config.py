@@ -15,7 +15,8 @@ PLATFORM_ONLY = {"FUNCTIONS_WORKER_RUNTIME"}  # read by the host, not by our cod
 
 
 def sample_values() -> dict[str, str]:
-    return json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    values: dict[str, str] = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    return values
 
 
 def test_sample_file_lists_exactly_the_settings_the_app_reads():

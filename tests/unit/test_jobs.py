@@ -13,7 +13,9 @@ from shared.sync.jobs import InvalidJob, JobSource, RecordKind, SyncJob
 
 
 def test_a_job_round_trips_through_its_queue_message():
-    job = SyncJob(kind=RecordKind.REFERRAL, record_id="5dd4dc44", source=JobSource.WEBHOOK, event="referral-updated")
+    job = SyncJob(
+        kind=RecordKind.REFERRAL, record_id="5dd4dc44", source=JobSource.WEBHOOK, event="referral-updated"
+    )
     again = SyncJob.from_message(job.to_message())
     assert again == job
     assert set(json.loads(job.to_message())) <= {
@@ -43,7 +45,13 @@ def test_naive_observed_times_are_taken_as_utc():
     assert job.observed_at.tzinfo == UTC
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="/\\#?"), min_size=1, max_size=50).filter(str.strip))
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="/\\#?"),
+        min_size=1,
+        max_size=50,
+    ).filter(str.strip)
+)
 def test_any_plausible_id_round_trips(record_id):
     job = SyncJob(kind=RecordKind.OPPORTUNITY, record_id=record_id, source=JobSource.BACKFILL)
     assert SyncJob.from_message(job.to_message()).record_id == record_id.strip()

@@ -1,0 +1,1 @@
+"""Benchmarks against the local stack: latency, API calls per record, throughput, memory."""
