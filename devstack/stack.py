@@ -58,6 +58,14 @@ def _setting_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _restore_environ(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 class LocalStack:
     """Start with `with LocalStack() as stack:`; `stack.pc` / `stack.sf` drive the simulators."""
 
@@ -103,9 +111,13 @@ class LocalStack:
             **self.extra_settings,
         }
         self.environ = to_environ(values)
-        # The app reads its settings from the environment, exactly as in Azure.
+        # The app reads its settings from the environment, exactly as in Azure; restored on stop.
+        saved = {name: os.environ.get(name) for name in self.environ}
+        self._exit.callback(_restore_environ, saved)
         os.environ.update(self.environ)
         get_settings.cache_clear()
+        self._exit.callback(get_settings.cache_clear)
+        self._exit.callback(clients.use_factories, salesforce=SalesforceClient)
         port = self.sf_sim.port
         clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(port)))
         self.pc = PartnerCenterSimControl(self.pc_sim.origin)

@@ -369,16 +369,19 @@ class SyncEngine:
             return self._fail(opp, "; ".join(problems), Direction.SF_TO_PC, link=link)
 
         direction = _direction(result)
+        # The Referral Id is the link's anchor in Salesforce: a crash after creating the referral can
+        # leave it unwritten, and the merge never reverts Salesforce-side edits of it.
+        anchor = self._anchor_fields(opp, referral.id)
         if direction is Direction.NONE:
             if link.snapshot != result.merged or link.opportunity_id != opportunity_id:
-                links.save(
+                link = links.save(
                     self.settings, replace(link, snapshot=result.merged, opportunity_id=opportunity_id)
                 )
             # The mark may still need fixing (e.g. a ✖ left from a failure the seller has since fixed).
-            if self._mark_needs(opp, ok=True):
-                self._finish_salesforce(opp, {}, link, ok=True)
+            if anchor or self._mark_needs(opp, ok=True):
+                self._finish_salesforce(opp, anchor, link, ok=True)
                 return SyncResult(
-                    Outcome.OK, Direction.PC_TO_SF, "mark refreshed", referral.id, opportunity_id
+                    Outcome.OK, Direction.PC_TO_SF, "link and mark refreshed", referral.id, opportunity_id
                 )
             return SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral.id, opportunity_id)
 
@@ -394,12 +397,13 @@ class SyncEngine:
                         Direction.SF_TO_PC,
                         link=link,
                     )
-        sf_fields: dict[str, Any] = {}
+        sf_fields: dict[str, Any] = dict(anchor)
         new_digests: tuple[str, ...] = ()
         if result.to_salesforce:
-            sf_fields, new_digests = apply_salesforce_changes(
+            changed_fields, new_digests = apply_salesforce_changes(
                 self.sf, opp, result.to_salesforce, self.settings, known_note_digests=link.note_digests
             )
+            sf_fields.update(changed_fields)
         changed = tuple(sorted({*result.to_partner_center, *result.to_salesforce}))
         text = _describe(direction, changed, result)
         link = replace(link, snapshot=result.merged, opportunity_id=opportunity_id, last_outcome="ok")
@@ -412,6 +416,14 @@ class SyncEngine:
         )  # fmt: skip
 
     # ------------------------------------------------------------------ marks, audit field, failures
+    def _anchor_fields(self, opp: dict[str, Any], referral_id: str) -> dict[str, Any]:
+        if opp.get(F.REFERRAL_ID) == referral_id:
+            return {}
+        return {
+            F.REFERRAL_ID: referral_id,
+            F.REFERRAL_LINK: self.settings.pc_portal_referral_url.format(id=referral_id),
+        }
+
     def _mark_needs(self, opp: dict[str, Any], *, ok: bool) -> bool:
         if not self.settings.check_mark_in_name:
             return False

@@ -1,0 +1,444 @@
+"""The sync engine against both simulators over real HTTP and Azurite: each behaviour of the
+original connector, exactly once, loop-free and conflict-safe. Jobs are run directly (the local
+host's queue semantics are covered in tests/e2e)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from devstack.pc_sim import PartnerCenterSimulator
+from devstack.pc_sim.control import PartnerCenterSimControl
+from devstack.sf_sim import SalesforceSimControl, SalesforceSimulator
+from shared.config import Settings, load_settings
+from shared.partner_center.client import PartnerCenterClient
+from shared.salesforce import fields as F
+from shared.store import audit, links
+from shared.store.audit import Outcome
+from shared.sync.engine import SyncResult, run_job
+from shared.sync.jobs import JobSource, RecordKind, SyncJob
+from tests.integration.sf_helpers import make_client
+
+pytestmark = pytest.mark.integration
+pytest_plugins = ["tests.integration.pc_fixtures", "tests.integration.sf_fixtures"]
+
+
+@pytest.fixture
+def sync_settings(
+    settings: Settings,
+    pc_sim: PartnerCenterSimulator,
+    sf_sim: SalesforceSimulator,
+    sf_control: SalesforceSimControl,
+    pc_control: PartnerCenterSimControl,
+) -> Settings:
+    values = settings.model_dump()
+    values.update(pc_sim.settings_overrides())
+    values.update(sf_sim.settings_overrides())
+    return load_settings(**values)
+
+
+class Sync:
+    """Runs jobs through the engine with real clients, and reads both simulators."""
+
+    def __init__(
+        self, settings: Settings, pc_sim: PartnerCenterSimulator, sf_sim: SalesforceSimulator
+    ) -> None:
+        self.settings = settings
+        self.pc_sim = pc_sim
+        self.sf_sim = sf_sim
+        self.pc = PartnerCenterClient(settings)
+        self.sf = make_client(sf_sim, settings)
+        self.pcc = PartnerCenterSimControl(pc_sim.origin)
+        self.sfc = SalesforceSimControl(sf_sim.base_url)
+
+    def opportunity(self, opportunity_id: str, source: JobSource = JobSource.POLL) -> SyncResult:
+        job = SyncJob(kind=RecordKind.OPPORTUNITY, record_id=opportunity_id, source=source)
+        return run_job(job, settings=self.settings, pc=self.pc, sf=self.sf)
+
+    def referral(self, referral_id: str, event: str = "referral-updated") -> SyncResult:
+        job = SyncJob(kind=RecordKind.REFERRAL, record_id=referral_id, source=JobSource.WEBHOOK, event=event)
+        return run_job(job, settings=self.settings, pc=self.pc, sf=self.sf)
+
+    def opp(self, opportunity_id: str) -> dict[str, Any]:
+        return self.sfc.record("Opportunity", opportunity_id)
+
+    def referrals_for(self, opportunity_id: str) -> list[dict[str, Any]]:
+        return [r for r in self.pcc.referrals() if r.get("externalReferenceId") == opportunity_id]
+
+    def opps_for(self, referral_id: str) -> list[dict[str, Any]]:
+        return [o for o in self.sfc.records("Opportunity") if o.get(F.REFERRAL_ID) == referral_id]
+
+    def writes(self) -> tuple[int, int]:
+        pc = sum(
+            v
+            for k, v in self.pcc.counters().items()
+            if k.split(" ")[0] in ("POST", "PATCH") and "token" not in k
+        )
+        sf = sum(
+            v
+            for k, v in self.sfc.counters().items()
+            if k in ("create", "update", "upsert", "delete", "composite")
+        )
+        return pc, sf
+
+    def shared_opportunity(self, **overrides: Any) -> str:
+        """A seller's complete co-sell opportunity, flagged for sync."""
+        account = self.sfc.create_account(
+            overrides.pop("account_name", "Contoso Ltd"),
+            BillingCountry=overrides.pop("country", "United States"),
+            BillingPostalCode="98052",
+        )
+        contact = overrides.pop("contact", True)
+        opp = self.sfc.create_opportunity(
+            overrides.pop("name", "Contoso - Azure migration"),
+            stage=overrides.pop("stage", self.settings.active_stage_name),
+            amount=overrides.pop("amount", 50000.0),
+            account_id=account,
+            CurrencyIsoCode=overrides.pop("currency", "USD"),
+            **{F.HELP: overrides.pop("help", "CustomerTechnicalArchitecture"), **overrides},
+        )
+        if contact:
+            self.sfc.add_contact(opp, account_id=account)
+        self.sfc.add_solution(opp)
+        self.sfc.set_sync(opp, True)
+        return opp
+
+    def linked_pair(self, **overrides: Any) -> tuple[str, str]:
+        opp = self.shared_opportunity(**overrides)
+        result = self.opportunity(opp)
+        assert result.outcome is Outcome.OK, result
+        return opp, result.referral_id
+
+    def update_referral(self, referral_id: str, operations: list[dict[str, Any]]) -> None:
+        current = self.pc.get_referral(referral_id)
+        self.pc.update_referral(referral_id, operations, etag=current.e_tag)
+
+
+@pytest.fixture
+def sync(
+    sync_settings: Settings, pc_sim: PartnerCenterSimulator, sf_sim: SalesforceSimulator
+) -> Iterator[Sync]:
+    helper = Sync(sync_settings, pc_sim, sf_sim)
+    yield helper
+    helper.pc.close()
+
+
+# --------------------------------------------------------------------------- SF -> PC create (B3)
+def test_a_flagged_opportunity_becomes_one_co_sell_referral_with_id_link_and_check_mark(sync: Sync):
+    opp = sync.shared_opportunity(name="O'Brien & Søn – Azure", country="DEU", currency="EUR", amount=1234.5)
+    result = sync.opportunity(opp)
+    assert result.outcome is Outcome.OK
+    [referral] = sync.referrals_for(opp)
+    assert referral["type"] == "Shared"
+    assert referral["name"] == "O'Brien & Søn – Azure"
+    assert referral["customerProfile"]["address"]["country"] == "DE"
+    assert (referral["details"]["dealValue"], referral["details"]["currency"]) == (1234.5, "EUR")
+    assert referral["consent"]["consentToShareReferralWithMicrosoftSellers"] is True
+    assert [s["id"] for s in referral["details"]["requirements"]["solutions"]] == ["SOL-0001"]
+    record = sync.opp(opp)
+    assert record[F.REFERRAL_ID] == referral["id"]
+    assert record[F.REFERRAL_LINK].endswith(f"/{referral['id']}/details")
+    assert record["Name"] == "✔ O'Brien & Søn – Azure"
+    assert "created in Partner Center" in record[F.AUDIT]
+
+
+def test_running_the_same_job_again_writes_nothing_anywhere(sync: Sync):
+    opp, _ = sync.linked_pair()
+    before = sync.writes()
+    for _ in range(3):
+        assert sync.opportunity(opp).outcome is Outcome.NOOP
+    assert sync.writes() == before
+
+
+def test_a_crash_between_referral_create_and_link_save_never_creates_a_second_referral(
+    sync: Sync, monkeypatch: pytest.MonkeyPatch
+):
+    opp = sync.shared_opportunity()
+    real_save = links.save
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(links, "save", crash)
+    with pytest.raises(RuntimeError):
+        sync.opportunity(opp)
+    assert len(sync.referrals_for(opp)) == 1
+    monkeypatch.setattr(links, "save", real_save)
+    result = sync.opportunity(opp)
+    assert result.outcome in (Outcome.OK, Outcome.NOOP)
+    assert len(sync.referrals_for(opp)) == 1
+    assert sync.opp(opp)[F.REFERRAL_ID] == sync.referrals_for(opp)[0]["id"]
+
+
+def test_two_workers_on_the_same_new_opportunity_create_one_referral(sync: Sync, sf_sim: SalesforceSimulator):
+    opp = sync.shared_opportunity()
+    results: list[Any] = []
+
+    def worker() -> None:
+        pc = PartnerCenterClient(sync.settings)
+        sf = make_client(sf_sim, sync.settings)
+        job = SyncJob(kind=RecordKind.OPPORTUNITY, record_id=opp, source=JobSource.POLL)
+        try:
+            results.append(run_job(job, settings=sync.settings, pc=pc, sf=sf))
+        except Exception as exc:  # noqa: BLE001 - a transient "being synced" is a legitimate answer
+            results.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(sync.referrals_for(opp)) == 1
+    sync.opportunity(opp)  # whatever was retried later
+    assert len(sync.referrals_for(opp)) == 1
+
+
+@pytest.mark.parametrize(
+    "setup, reason",
+    [
+        (dict(contact=False), "contact"),
+        (dict(country="Atlantis"), "Atlantis"),
+        (dict(amount=0.0), "deal value"),
+    ],
+    ids=["no-contact-with-help", "unknown-country", "zero-value"],
+)
+def test_an_invalid_opportunity_gets_a_cross_and_the_reason_and_no_referral(sync: Sync, setup, reason):
+    opp = sync.shared_opportunity(**setup)
+    result = sync.opportunity(opp)
+    assert result.outcome is Outcome.FAILED
+    assert reason.lower() in result.error.lower()
+    record = sync.opp(opp)
+    assert record["Name"].startswith("✖ ")
+    assert reason.lower() in record[F.AUDIT].lower()
+    assert sync.referrals_for(opp) == []
+    failures = [e for e in audit.recent(sync.settings, outcome=Outcome.FAILED) if e.opportunity_id == opp]
+    assert failures
+
+
+def test_a_repeated_failure_is_not_written_again_so_it_cannot_loop(sync: Sync):
+    opp = sync.shared_opportunity(contact=False)
+    sync.opportunity(opp)
+    before = sync.writes()
+    assert sync.opportunity(opp).outcome is Outcome.FAILED
+    assert sync.writes() == before
+
+
+def test_fixing_a_failed_opportunity_syncs_it_and_turns_the_cross_into_a_check(sync: Sync):
+    opp = sync.shared_opportunity(contact=False)
+    sync.opportunity(opp)
+    sync.sfc.add_contact(opp)
+    assert sync.opportunity(opp).outcome is Outcome.OK
+    assert sync.opp(opp)["Name"].startswith("✔ ")
+    assert len(sync.referrals_for(opp)) == 1
+
+
+# --------------------------------------------------------------------------- PC -> SF create (B5)
+def test_a_microsoft_referral_becomes_an_on_hold_opportunity_with_account_contact_and_solution(sync: Sync):
+    referral = sync.pcc.send_referral()
+    result = sync.referral(referral["id"], "referral-created")
+    assert result.outcome is Outcome.OK
+    [opp] = sync.opps_for(referral["id"])
+    assert opp["StageName"] == sync.settings.on_hold_stage_name
+    assert opp[F.SYNC] is True
+    assert opp["Name"].startswith("✔ ")
+    account = sync.sfc.record("Account", opp["AccountId"])
+    assert account["Name"] == referral["customerProfile"]["name"]
+    roles = sync.sfc.query(
+        f"SELECT ContactId FROM OpportunityContactRole WHERE OpportunityId = '{opp['Id']}'"
+    )
+    assert len(roles) == len(referral["customerProfile"]["team"])
+    solutions = sync.sfc.query(f"SELECT Id FROM {F.SOLUTION} WHERE {F.SOLUTION_OPPORTUNITY} = '{opp['Id']}'")
+    assert len(solutions) == len(referral["details"]["requirements"]["solutions"])
+
+
+def test_the_same_webhook_three_times_and_out_of_order_creates_one_opportunity(sync: Sync):
+    referral = sync.pcc.send_referral()
+    for event in ("referral-updated", "referral-created", "referral-created", "related-referral-created"):
+        sync.referral(referral["id"], event)
+    assert len(sync.opps_for(referral["id"])) == 1
+
+
+@pytest.mark.parametrize("cosell_only, expected", [(True, 0), (False, 1)])
+def test_marketplace_leads_sync_only_when_co_sell_only_is_no(sync: Sync, cosell_only: bool, expected: int):
+    settings = sync.settings.model_copy(update={"sync_cosell_only": cosell_only})
+    lead = sync.pcc.send_marketplace_lead()
+    job = SyncJob(
+        kind=RecordKind.REFERRAL, record_id=lead["id"], source=JobSource.WEBHOOK, event="referral-created"
+    )
+    result = run_job(job, settings=settings, pc=sync.pc, sf=sync.sf)
+    assert (result.outcome is Outcome.SKIPPED) is (expected == 0)
+    assert len(sync.opps_for(lead["id"])) == expected
+
+
+# --------------------------------------------------------------------------- accept / decline
+def microsoft_referral_on_hold(sync: Sync) -> tuple[str, str]:
+    referral = sync.pcc.send_referral()
+    sync.referral(referral["id"], "referral-created")
+    [opp] = sync.opps_for(referral["id"])
+    return opp["Id"], referral["id"]
+
+
+def test_moving_from_on_hold_to_the_active_stage_accepts_the_referral(sync: Sync):
+    opp, ref = microsoft_referral_on_hold(sync)
+    sync.sfc.set_stage(opp, sync.settings.active_stage_name)
+    sync.opportunity(opp)
+    referral = sync.pcc.referral(ref)
+    assert (referral["status"], referral["substatus"]) == ("Active", "Accepted")
+
+
+def test_closing_as_lost_from_on_hold_declines_the_referral(sync: Sync):
+    opp, ref = microsoft_referral_on_hold(sync)
+    sync.sfc.set_stage(opp, sync.settings.lost_stage_name)
+    sync.opportunity(opp)
+    referral = sync.pcc.referral(ref)
+    assert (referral["status"], referral["substatus"]) == ("Closed", "Declined")
+
+
+def test_edits_made_on_hold_are_not_pushed_until_the_referral_is_accepted(sync: Sync):
+    opp, ref = microsoft_referral_on_hold(sync)
+    sync.sfc.edit_opportunity(opp, Amount=777.0)
+    sync.opportunity(opp)
+    assert sync.pcc.referral(ref)["details"]["dealValue"] != 777
+    sync.sfc.set_stage(opp, sync.settings.active_stage_name)
+    sync.opportunity(opp)
+    referral = sync.pcc.referral(ref)
+    assert referral["details"]["dealValue"] == 777
+    assert referral["status"] == "Active"
+
+
+def test_winning_the_deal_closes_the_referral_as_won(sync: Sync):
+    opp, ref = sync.linked_pair()
+    sync.sfc.set_stage(opp, sync.settings.won_stage_name)
+    sync.opportunity(opp)
+    referral = sync.pcc.referral(ref)
+    assert (referral["status"], referral["substatus"]) == ("Closed", "Won")
+
+
+# --------------------------------------------------------------------------- updates both ways (B4, B6, B7)
+def test_salesforce_edits_flow_to_partner_center_and_their_echo_writes_nothing(sync: Sync):
+    opp, ref = sync.linked_pair()
+    sync.sfc.edit_opportunity(opp, Amount=99999.99, CloseDate="2031-01-15", CurrencyIsoCode="JPY")
+    assert sync.opportunity(opp).outcome is Outcome.OK
+    details = sync.pcc.referral(ref)["details"]
+    assert (details["dealValue"], details["currency"]) == (99999.99, "JPY")
+    assert details["closingDateTime"].startswith("2031-01-15")
+    before = sync.writes()
+    assert sync.referral(ref).outcome is Outcome.NOOP  # the webhook our PATCH caused
+    assert sync.opportunity(opp).outcome is Outcome.NOOP  # the poll our ✔/audit write caused
+    assert sync.writes() == before
+
+
+def test_partner_center_edits_flow_to_salesforce(sync: Sync):
+    opp, ref = sync.linked_pair()
+    sync.update_referral(ref, [
+        {"op": "replace", "path": "/details/dealValue", "value": 4242},
+        {"op": "replace", "path": "/name", "value": "Renamed in Partner Center ✔"},
+    ])  # fmt: skip
+    assert sync.referral(ref).outcome is Outcome.OK
+    record = sync.opp(opp)
+    assert record["Amount"] == 4242
+    assert record["Name"] == "✔ Renamed in Partner Center"
+
+
+def test_solutions_added_and_removed_in_salesforce_reach_the_referral(sync: Sync):
+    opp, ref = sync.linked_pair()
+    sync.sfc.add_solution(opp, "SOL-2222-BBB", "Second solution")
+    [first] = [
+        s
+        for s in sync.sfc.query(
+            f"SELECT Id, {F.SOLUTION_ID} FROM {F.SOLUTION} WHERE {F.SOLUTION_OPPORTUNITY} = '{opp}'"
+        )
+        if s[F.SOLUTION_ID] == "SOL-0001"
+    ]
+    sync.sfc.remove_solution(first["Id"])
+    sync.opportunity(opp)
+    solutions = sync.pcc.referral(ref)["details"]["requirements"]["solutions"]
+    assert [s["id"] for s in solutions] == ["SOL-2222-BBB"]
+
+
+def test_microsoft_crm_id_and_notes_reach_salesforce_once(sync: Sync):
+    opp, ref = sync.linked_pair()
+    sync.pcc.accept(ref, "7-CRM0000042")
+    sync.pcc.add_note(ref, "Customer wants a workshop.")
+    for _ in range(3):
+        sync.referral(ref)
+    record = sync.opp(opp)
+    assert record[F.MSFT_CRM_ID] == "7-CRM0000042"
+    assert "workshop" in record["Description"]
+    notes = sync.sfc.query(
+        f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{opp}'"
+    )
+    assert len(notes) == 1
+
+
+def test_a_related_referral_event_syncs_the_linked_deal(sync: Sync):
+    opp, ref = sync.linked_pair()
+    related = sync.pcc.accept(ref, "7-RELATED001")  # Microsoft's side goes Active; our referral gets the id
+    related_id = next(
+        r["id"] for r in sync.pcc.referrals()
+        if r.get("engagementId") == sync.pcc.referral(ref)["engagementId"] and r["id"] != ref
+    )  # fmt: skip
+    assert related
+    result = sync.referral(related_id, "related-referral-updated")
+    assert result.outcome is Outcome.OK
+    assert sync.opp(opp)[F.MSFT_CRM_ID] == "7-RELATED001"
+
+
+def test_both_sides_changing_the_deal_value_is_a_conflict_the_owner_policy_settles(sync: Sync):
+    opp, ref = sync.linked_pair()
+    sync.sfc.edit_opportunity(opp, Amount=111.0)
+    sync.update_referral(ref, [{"op": "replace", "path": "/details/dealValue", "value": 222}])
+    result = sync.referral(ref)
+    assert result.conflicts and "deal_value" in result.conflicts[0]
+    assert sync.pcc.referral(ref)["details"]["dealValue"] == 111  # deal fields belong to Salesforce
+    assert sync.opp(opp)["Amount"] == 111
+
+
+def test_hiding_a_visible_referral_is_refused_with_a_cross_and_partner_center_untouched(sync: Sync):
+    opp, ref = sync.linked_pair(help=None, **{F.VISIBILITY: "Visible"})
+    before = sync.pcc.referral(ref)
+    sync.sfc.edit_opportunity(opp, **{F.VISIBILITY: "Hidden"})
+    result = sync.opportunity(opp)
+    assert result.outcome is Outcome.FAILED
+    assert sync.opp(opp)["Name"].startswith("✖ ")
+    after = sync.pcc.referral(ref)
+    assert after["consent"]["consentToShareReferralWithMicrosoftSellers"] is True
+    assert after["eTag"] == before["eTag"]
+
+
+def test_a_private_referral_becomes_co_sell_when_help_is_chosen_later(sync: Sync):
+    opp, ref = sync.linked_pair(help=None)
+    assert sync.pcc.referral(ref)["consent"]["consentToShareReferralWithMicrosoftSellers"] is False
+    sync.sfc.edit_opportunity(opp, **{F.HELP: "ProofOfConceptOrDemo"})
+    sync.opportunity(opp)
+    referral = sync.pcc.referral(ref)
+    assert referral["inviteContext"]["assistanceRequestCode"] == "ProofOfConceptOrDemo"
+    assert referral["consent"]["consentToShareReferralWithMicrosoftSellers"] is True
+
+
+# --------------------------------------------------------------------------- faults
+def test_throttling_is_retried_honouring_retry_after_and_the_sync_completes(sync: Sync):
+    opp, ref = sync.linked_pair()
+    sync.pcc.set_faults(
+        api=[{"status": 429, "count": 2, "retry_after": 1, "endpoint": "PATCH /referrals/{id}"}]
+    )
+    sync.sfc.edit_opportunity(opp, Amount=5.0)
+    assert sync.opportunity(opp).outcome is Outcome.OK
+    assert sync.pcc.referral(ref)["details"]["dealValue"] == 5
+
+
+def test_a_partner_center_outage_raises_for_the_queue_to_retry_and_audits_it(sync: Sync):
+    opp, _ = sync.linked_pair()
+    sync.pcc.set_faults(api=[{"status": 503, "count": 50, "endpoint": "GET /referrals/{id}"}])
+    sync.sfc.edit_opportunity(opp, Amount=6.0)
+    from shared.errors import TransientError
+
+    with pytest.raises(TransientError):
+        sync.opportunity(opp)
+    retrying = [e for e in audit.recent(sync.settings, outcome=Outcome.RETRYING) if e.record_id == opp]
+    assert retrying
+    sync.pcc.clear_faults()
+    assert sync.opportunity(opp).outcome is Outcome.OK
