@@ -40,6 +40,10 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 30.0) -> T:
     raise AssertionError("condition not met in time")
 
 
+def opportunities_for(stack: LocalStack, referral_id: str) -> list[dict[str, Any]]:
+    return stack.sf.query(f"SELECT Id FROM Opportunity WHERE {F.REFERRAL_ID} = '{referral_id}'")
+
+
 def test_the_b9_scenario_runs_end_to_end_through_the_function_app(stack: LocalStack):
     scenario = Scenario(stack)
     ok = scenario.run()
@@ -53,13 +57,11 @@ def test_a_microsoft_referral_delivered_three_times_and_shuffled_creates_one_opp
         sent = [stack.pc.send_referral() for _ in range(4)]
         stack.pc.flush_webhooks()
         for referral in sent:
-            wait_for(lambda r=referral: stack.sf.query(
-                f"SELECT Id FROM Opportunity WHERE {F.REFERRAL_ID} = '{r['id']}'"  # noqa: S608
-            ))  # fmt: skip
+            rid: str = referral["id"]
+            wait_for(lambda: opportunities_for(stack, rid))  # noqa: B023 - called at once, in the loop
         time.sleep(2)  # let every duplicate be processed
         for referral in sent:
-            rows = stack.sf.query(f"SELECT Id FROM Opportunity WHERE {F.REFERRAL_ID} = '{referral['id']}'")
-            assert len(rows) == 1
+            assert len(opportunities_for(stack, referral["id"])) == 1
     finally:
         stack.pc.clear_faults()
 
@@ -104,5 +106,5 @@ def test_a_queue_message_that_is_not_a_job_is_poisoned_at_once_unchanged(stack: 
 def test_webhook_to_salesforce_latency_is_seconds(stack: LocalStack):
     started = time.monotonic()
     referral: dict[str, Any] = stack.pc.send_referral()
-    wait_for(lambda: stack.sf.query(f"SELECT Id FROM Opportunity WHERE {F.REFERRAL_ID} = '{referral['id']}'"))
+    wait_for(lambda: opportunities_for(stack, referral["id"]))
     assert time.monotonic() - started < 15  # generous: this proves "seconds", the benchmark measures it
