@@ -246,6 +246,27 @@ def summary(results: list[StepResult]) -> Table:
     return table
 
 
+def audit_table(stack: LocalStack, limit: int = 25) -> Table:
+    """The newest rows of the audit table: what each job did (webhook → queue → worker → audit)."""
+    from shared.store import audit
+
+    table = Table(title=f"audit table (newest {limit})")
+    for column in ("time", "source", "record", "action", "outcome", "direction", "changed", "latency"):
+        table.add_column(column)
+    for entry in list(audit.recent(stack.settings, days=1))[:limit]:
+        table.add_row(
+            entry.at.strftime("%H:%M:%S.%f")[:-3],
+            entry.source,
+            f"{entry.record_kind} {entry.record_id[:12]}",
+            entry.action,
+            entry.outcome.value,
+            entry.direction.value,
+            ", ".join(entry.changed_fields)[:40],
+            f"{entry.latency_ms:.0f} ms" if entry.latency_ms is not None else "",
+        )
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--once", action="store_true", help="run the scenario and exit (0 = all verified)")
@@ -267,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"webhook registered at {stack.callback_url}; Salesforce polled every 2 s\n")
         scenario = Scenario(stack)
         ok = scenario.run()
+        console.print(audit_table(stack))
         console.print(summary(scenario.results))
         stats = stack.host.stats
         console.print(

@@ -166,6 +166,11 @@ class SyncEngine:
                 return self._from_referral(job.record_id)
             except ConflictError as exc:
                 log.info("job %s lost a race (%s), re-reading (attempt %s)", job.trace_id, exc, attempt)
+            except PermanentError as exc:
+                # Refused for good with no opportunity to mark (e.g. creating one from a referral).
+                return SyncResult(
+                    Outcome.FAILED, Direction.NONE, "sync failed", job.record_id, error=str(exc)
+                )
         raise TransientError(
             f"record kept changing during {_RACE_ATTEMPTS} sync attempts", record_id=job.record_id
         )
@@ -399,17 +404,24 @@ class SyncEngine:
                     )
         sf_fields: dict[str, Any] = dict(anchor)
         new_digests: tuple[str, ...] = ()
-        if result.to_salesforce:
-            changed_fields, new_digests = apply_salesforce_changes(
-                self.sf, opp, result.to_salesforce, self.settings, known_note_digests=link.note_digests
-            )
-            sf_fields.update(changed_fields)
         changed = tuple(sorted({*result.to_partner_center, *result.to_salesforce}))
-        text = _describe(direction, changed, result)
-        link = replace(link, snapshot=result.merged, opportunity_id=opportunity_id, last_outcome="ok")
-        link = link.with_notes(new_digests).with_audit(_audit_line(True, text))
-        link = links.save(self.settings, link)
-        self._finish_salesforce(opp, sf_fields, link, ok=True)
+        try:
+            if result.to_salesforce:
+                changed_fields, new_digests = apply_salesforce_changes(
+                    self.sf, opp, result.to_salesforce, self.settings, known_note_digests=link.note_digests
+                )
+                sf_fields.update(changed_fields)
+            text = _describe(direction, changed, result)
+            link = replace(link, snapshot=result.merged, opportunity_id=opportunity_id, last_outcome="ok")
+            link = link.with_notes(new_digests).with_audit(_audit_line(True, text))
+            link = links.save(self.settings, link)
+            self._finish_salesforce(opp, sf_fields, link, ok=True)
+        except PermanentError as exc:
+            # E.g. a validation rule of the partner's org: Partner Center's side stays written, and
+            # the next sync finds both sides equal there.
+            return self._fail(
+                opp, f"Salesforce refused the update: {exc.message}", Direction.PC_TO_SF, link=link
+            )
         return SyncResult(
             Outcome.OK, direction, "synced", str(referral.id), opportunity_id, changed,
             tuple(f"{c.field}: {c.winner} won" for c in result.conflicts),

@@ -442,3 +442,22 @@ def test_a_partner_center_outage_raises_for_the_queue_to_retry_and_audits_it(syn
     assert retrying
     sync.pcc.clear_faults()
     assert sync.opportunity(opp).outcome is Outcome.OK
+
+
+def test_a_salesforce_validation_rule_marks_the_opportunity_and_completes_the_job(sync: Sync):
+    opp, ref = sync.linked_pair()
+    sync.sfc.add_validation_rule("Opportunity", "Amount", 31337, "Amount 31337 needs finance approval")
+    sync.update_referral(ref, [{"op": "replace", "path": "/details/dealValue", "value": 31337}])
+    result = sync.referral(ref)
+    assert result.outcome is Outcome.FAILED
+    assert "finance approval" in result.error
+    assert "finance approval" in sync.opp(opp)[F.AUDIT]
+
+
+def test_a_referral_salesforce_refuses_to_create_fails_without_retrying(sync: Sync):
+    sync.sfc.add_validation_rule("Opportunity", F.SYNC, True, "Imports are closed this quarter")
+    referral = sync.pcc.send_referral()
+    result = sync.referral(referral["id"], "referral-created")
+    assert result.outcome is Outcome.FAILED
+    assert "Imports are closed" in result.error
+    assert sync.opps_for(referral["id"]) == []
