@@ -157,7 +157,7 @@ def test_soql_filters(sf, sf_control, where, expected):
         **{f.HELP: "QuotesOrLicensing;GeneralOrOther"},
     )
     sf_control.create_opportunity("Gamma", amount=30, close_date="2030-03-01", account_id=account)
-    rows = sf.query_all(f"SELECT Name FROM Opportunity WHERE {where} ORDER BY Name")["records"]  # noqa: S608 - SOQL in a test
+    rows = sf.query_all(f"SELECT Name FROM Opportunity WHERE {where} ORDER BY Name")["records"]
     assert [r["Name"] for r in rows] == expected
 
 
@@ -259,10 +259,10 @@ def test_ten_thousand_opportunities_page_quickly(sf, sf_sim, sf_control):
     started = time.monotonic()
     rows = list(
         sf.query_all_iter(
-            f"SELECT Id, SystemModstamp FROM Opportunity WHERE {f.SYNC} = true ORDER BY SystemModstamp, Id"  # noqa: S608 - SOQL in a test
+            f"SELECT Id, SystemModstamp FROM Opportunity WHERE {f.SYNC} = true ORDER BY SystemModstamp, Id"
         )
     )
-    hit = sf.query(f"SELECT Id FROM Opportunity WHERE {f.REFERRAL_ID} = 'r-9999'")  # noqa: S608 - SOQL in a test
+    hit = sf.query(f"SELECT Id FROM Opportunity WHERE {f.REFERRAL_ID} = 'r-9999'")
     elapsed = time.monotonic() - started
     assert len(rows) == 5000 and hit["totalSize"] == 1
     assert elapsed < 5, elapsed
