@@ -1,11 +1,11 @@
 """One error root for the whole app, split by what the caller does next.
 
-    CosellSyncError            every error we raise on purpose
-    ├── ConfigError            fix settings or permissions; never retried
-    ├── TransientError         retry later (carries retry_after seconds when the provider said)
-    ├── PermanentError         this record cannot sync as it is: audit it, mark ✖, move on
-    │   └── ValidationError    pre-flight validation found problems (one message each)
-    └── ConflictError          an ETag race: re-read both sides and merge again
+CosellSyncError            every error we raise on purpose
+├── ConfigError            fix settings or permissions; never retried
+├── TransientError         retry later (carries retry_after seconds when the provider said)
+├── PermanentError         this record cannot sync as it is: audit it, mark ✖, move on
+│   └── ValidationError    pre-flight validation found problems (one message each)
+└── ConflictError          an ETag race: re-read both sides and merge again
 """
 
 from __future__ import annotations
