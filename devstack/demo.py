@@ -127,17 +127,24 @@ class Scenario:
         self.ids["ref2"] = referral["id"]
         opp = wait_for("the opportunity in Salesforce", lambda: self.opp_for_referral(referral["id"]))
         self.ids["opp2"] = opp["Id"]
+
+        def children() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+            roles = self.sf.query(
+                f"SELECT Id FROM OpportunityContactRole WHERE OpportunityId = '{opp['Id']}'"
+            )
+            solutions = self.sf.query(
+                f"SELECT Id FROM {F.SOLUTION} WHERE {F.SOLUTION_OPPORTUNITY} = '{opp['Id']}'"
+            )
+            return (roles, solutions) if roles and solutions else None
+
+        # The opportunity is upserted first; its contact roles and solutions follow in the same job.
+        roles, solutions = wait_for("the contact role and the solution", children)
         record = self.opp(opp["Id"])
         assert record["StageName"] == self.settings.on_hold_stage_name, record["StageName"]
         assert record[F.SYNC] is True
-        roles = self.sf.query(f"SELECT Id FROM OpportunityContactRole WHERE OpportunityId = '{opp['Id']}'")
-        assert roles, "no contact role"
-        solutions = self.sf.query(
-            f"SELECT Id FROM {F.SOLUTION} WHERE {F.SOLUTION_OPPORTUNITY} = '{opp['Id']}'"
-        )
-        assert solutions, "no solution record"
         return (
-            f"opportunity '{record['Name']}' in '{record['StageName']}' with account, contact role, solution"
+            f"opportunity '{record['Name']}' in '{record['StageName']}' with account, "
+            f"{len(roles)} contact role(s), {len(solutions)} solution(s)"
         )
 
     def seller_accepts(self) -> str:
