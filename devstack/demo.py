@@ -307,8 +307,9 @@ def main(argv: list[str] | None = None) -> int:
             console.print("[green]demo verified[/]" if ok else "[red]demo FAILED[/]")
             return 0 if ok else 1
         console.print(
-            "\nThe stack keeps running: try the simulators' control APIs or "
-            "`python -m shared.ops status`. Ctrl-C stops everything."
+            "\nThe stack keeps running (the poll, the webhook and the worker stay live): act as a seller "
+            f"through the simulators' control APIs ({stack.pc_sim.origin}/_sim, {stack.sf_sim.base_url}/_sim). "
+            "Ctrl-C stops everything."
         )
         try:
             while True:

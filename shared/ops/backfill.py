@@ -105,7 +105,10 @@ class Cursor:
     def offer(self, record_id: str, stamp: datetime) -> bool:
         """True when the record needs a job; records are offered in change-time order."""
         key = stamp_key(record_id, stamp)
-        if self._resume.value is not None and stamp == self._resume.value and key in self._resume.seen:
+        resumed = self._resume.value
+        # Older than the checkpoint: enqueued by the run that set it (a query can return such rows
+        # when its datetime literal is coarser than the stamps, as SOQL's whole seconds are).
+        if resumed is not None and (stamp < resumed or (stamp == resumed and key in self._resume.seen)):
             return False
         if self.value is None or stamp > self.value:
             self.value = stamp
@@ -137,8 +140,13 @@ def _referral_changes(
 def _opportunity_changes(
     clients: OpsClients, start: datetime, until: datetime
 ) -> Iterator[tuple[str, datetime]]:
-    for row in clients.sf.changed_opportunities(start, until):
-        yield str(row["Id"]), parse_stamp(str(row["SystemModstamp"]))
+    # No `until` in the query: SOQL datetime literals carry whole seconds, which would drop saves
+    # made in the run's first second. The rows come oldest first, so stop at the first newer one.
+    for row in clients.sf.changed_opportunities(start):
+        stamp = parse_stamp(str(row["SystemModstamp"]))
+        if stamp > until:
+            return
+        yield str(row["Id"]), stamp
 
 
 def run_source(

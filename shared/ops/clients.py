@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from shared import clients
 from shared.config import Settings
 from shared.partner_center.client import PartnerCenterClient
 from shared.partner_center.registration import WebhookRegistrationClient
@@ -22,7 +23,9 @@ def _default_webhooks(settings: Settings) -> WebhookRegistrationClient:
 
 
 def _default_sf(settings: Settings) -> SalesforceClient:
-    return SalesforceClient(settings)
+    # The process-wide client: the timers reuse its session and token, and the factories installed by
+    # the local stack (Salesforce simulator on loopback) apply to it.
+    return clients.salesforce(settings)
 
 
 @dataclass

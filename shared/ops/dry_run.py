@@ -81,12 +81,7 @@ def plan_opportunity_sync(settings: Settings, clients: OpsClients, opportunity_i
     opportunity_id = str(opp["Id"])
     referral_id = opp.get(F.REFERRAL_ID)
     if not referral_id:
-        if not opp.get(F.SYNC):
-            return DryRunResult(opportunity_id, "skipped", reason="not flagged for sync")
-        existing = clients.pc.find_by_external_reference(opportunity_id)
-        if existing is None:
-            return _plan_create(settings, opp)
-        return _plan_pair(settings, existing, opp, origin="salesforce", link=None)
+        return _plan_unlinked(settings, clients, opp)
     link = links.get(settings, str(referral_id))
     if not opp.get(F.SYNC) and link is None:
         return DryRunResult(opportunity_id, "skipped", str(referral_id), reason="not flagged for sync")
@@ -102,6 +97,17 @@ def plan_opportunity_sync(settings: Settings, clients: OpsClients, opportunity_i
             )
         raise
     return _plan_pair(settings, referral, opp, origin="salesforce", link=link)
+
+
+def _plan_unlinked(settings: Settings, clients: OpsClients, opp: dict[str, Any]) -> DryRunResult:
+    """An opportunity without a Referral Id: a create, or adopting a referral created before a crash."""
+    opportunity_id = str(opp["Id"])
+    if not opp.get(F.SYNC):
+        return DryRunResult(opportunity_id, "skipped", reason="not flagged for sync")
+    existing = clients.pc.find_by_external_reference(opportunity_id)
+    if existing is None:
+        return _plan_create(settings, opp)
+    return _plan_pair(settings, existing, opp, origin="salesforce", link=None)
 
 
 def _referrals_url(settings: Settings) -> str:
@@ -136,7 +142,11 @@ def _plan_pair(
         snapshot = dict(link.snapshot)
     on_hold = opp.get("StageName") == settings.on_hold_stage_name and sf_values.get("status") == "New"
     result = merge(
-        sf_values, pc_values, snapshot, OwnerPolicy.from_settings(settings), push_to_partner_center=not on_hold
+        sf_values,
+        pc_values,
+        snapshot,
+        OwnerPolicy.from_settings(settings),
+        push_to_partner_center=not on_hold,
     )
     conflicts = tuple(f"{c.field}: {c.winner} won" for c in result.conflicts)
     common: dict[str, Any] = {

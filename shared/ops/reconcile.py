@@ -129,4 +129,3 @@ def _flush(settings: Settings, batch: list[SyncJob], enqueue: Enqueue) -> int:
     sent = enqueue(settings, list(batch))
     batch.clear()
     return sent
-

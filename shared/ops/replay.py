@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.storage.queue import QueueClient, QueueMessage
 
 from shared.config import POISON_QUEUE, Settings
+from shared.ops.backfill import Enqueue
 from shared.store import job_queue
 from shared.store.audit import AuditEntry
 from shared.store.clients import queue_client
@@ -114,8 +116,9 @@ def last_errors(
         for start in range(0, len(pending), _TRACE_IDS_PER_QUERY):
             chunk = pending[start : start + _TRACE_IDS_PER_QUERY]
             params: dict[str, Any] = {"pk": day, **{f"t{i}": t for i, t in enumerate(chunk)}}
+            # The SDK substitutes @names split on whitespace, hence the spaced parentheses.
             traces = " or ".join(f"TraceId eq @t{i}" for i in range(len(chunk)))
-            for entity in client.query_entities(f"PartitionKey eq @pk and ({traces})", parameters=params):
+            for entity in client.query_entities(f"PartitionKey eq @pk and ( {traces} )", parameters=params):
                 entry = AuditEntry.from_entity(dict(entity))
                 if entry.error and entry.trace_id not in found:
                     found[entry.trace_id] = entry  # rows sort newest first within a day
@@ -147,32 +150,41 @@ def replay(
     dry_run: bool = False,
     discard_invalid: bool = False,
     limit: int = 1000,
+    enqueue: Enqueue = job_queue.enqueue,
 ) -> ReplayReport:
     """List poison messages; with `replay_all` or `message_ids`, move those jobs back to work.
     Without either (or with `dry_run`) nothing moves: every message is only shown."""
     poison = queue_client(settings, POISON_QUEUE, base64=False)
-    leased: list[tuple[QueueMessage, PoisonMessage]] = []
     try:
         leased = [(m, parse(m.id, m.content, m.inserted_on)) for m in _receive_all(poison, limit)]
     except ResourceNotFoundError:
         return ReplayReport([], [], [], [], dry_run)
-    errors = last_errors(settings, [p.job.trace_id for _, p in leased if p.job])
-    messages = [_with_error(p, errors) for _, p in leased]
-    report = ReplayReport(messages, [], [], [], dry_run)
+    report = ReplayReport([], [], [], [], dry_run)
     selected = set(message_ids)
-    for (raw, _), message in zip(leased, messages, strict=True):
-        chosen = replay_all or message.message_id in selected
-        if message.job is not None and chosen and not dry_run:
-            job_queue.enqueue(settings, [replay_job(message.job)])
-            poison.delete_message(raw.id, raw.pop_receipt)
-            report.replayed.append(message.message_id)
-            log.info("replayed poison message %s (trace %s)", message.message_id, message.job.trace_id)
-        elif message.job is None and discard_invalid and chosen and not dry_run:
-            poison.delete_message(raw.id, raw.pop_receipt)
-            report.discarded.append(message.message_id)
-            log.warning("discarded invalid poison message %s: %s", message.message_id, message.invalid_reason)
-        else:
-            poison.update_message(raw.id, raw.pop_receipt, visibility_timeout=0)
-            report.left.append(message.message_id)
+    done = 0
+    try:
+        errors = last_errors(settings, [p.job.trace_id for _, p in leased if p.job])
+        report.messages = [_with_error(p, errors) for _, p in leased]
+        for (raw, _), message in zip(leased, report.messages, strict=True):
+            chosen = replay_all or message.message_id in selected
+            if message.job is not None and chosen and not dry_run:
+                enqueue(settings, [replay_job(message.job)])
+                poison.delete_message(raw.id, raw.pop_receipt)
+                report.replayed.append(message.message_id)
+                log.info("replayed poison message %s (trace %s)", message.message_id, message.job.trace_id)
+            elif message.job is None and discard_invalid and chosen and not dry_run:
+                poison.delete_message(raw.id, raw.pop_receipt)
+                report.discarded.append(message.message_id)
+                log.warning(
+                    "discarded invalid poison message %s: %s", message.message_id, message.invalid_reason
+                )
+            else:
+                poison.update_message(raw.id, raw.pop_receipt, visibility_timeout=0)
+                report.left.append(message.message_id)
+            done += 1
+    finally:
+        # Interrupted: give the messages not handled yet back at once instead of after the lease.
+        for raw, _ in leased[done:]:
+            with contextlib.suppress(AzureError):
+                poison.update_message(raw.id, raw.pop_receipt, visibility_timeout=0)
     return report
-

@@ -4,7 +4,7 @@ sync per direction, the latest failures and the webhook registration."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,15 +64,9 @@ class StatusReport:
         return {
             "generated_at": iso(self.generated_at),
             "queues": {SYNC_QUEUE: self.queue_depth, POISON_QUEUE: self.poison_depth},
-            "watermarks": {
-                m.name: {"value": iso(m.value), "lag_seconds": m.lag_seconds} for m in self.marks
-            },
+            "watermarks": {m.name: {"value": iso(m.value), "lag_seconds": m.lag_seconds} for m in self.marks},
             "last_success": {k: iso(v) for k, v in self.last_success.items()},
-            "failures": [
-                {"at": iso(f.at), "outcome": f.outcome, "record": f.record, "trace_id": f.trace_id,
-                 "error": f.error}
-                for f in self.failures
-            ],  # fmt: skip
+            "failures": [asdict(f) | {"at": iso(f.at)} for f in self.failures],
             "webhook": self.webhook.to_json() if self.webhook else {"error": self.webhook_error},
         }
 
@@ -98,9 +92,7 @@ def last_success(settings: Settings, *, days: int) -> dict[str, datetime | None]
     """When each direction last wrote something (a two-way write counts for both)."""
     found: dict[str, datetime | None] = {Direction.SF_TO_PC.value: None, Direction.PC_TO_SF.value: None}
     for entry in audit.recent(settings, days=days, outcome=Outcome.OK):
-        directions = (
-            list(found) if entry.direction is Direction.BOTH else [entry.direction.value]
-        )
+        directions = list(found) if entry.direction is Direction.BOTH else [entry.direction.value]
         for direction in directions:
             if direction in found and found[direction] is None:
                 found[direction] = entry.at

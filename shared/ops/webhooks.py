@@ -191,7 +191,9 @@ class CheckResult:
     trace_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def check_webhooks(settings: Settings, client: WebhookRegistrationClient, *, heal: bool = True) -> CheckResult:
+def check_webhooks(
+    settings: Settings, client: WebhookRegistrationClient, *, heal: bool = True
+) -> CheckResult:
     """Detect a missing, foreign or incomplete registration and (with `heal`) re-register ours,
     writing an audit entry "webhook healed" that says what was wrong."""
     before = read_state(settings, client)

@@ -1,0 +1,198 @@
+"""backfill against the simulators and Azurite: every change becomes one job, once; checkpoints
+make it resumable; a second run creates no new links; memory does not grow with the count."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.config import SYNC_QUEUE, Settings
+from shared.errors import TransientError
+from shared.ops.backfill import PC_CHECKPOINT, SF_CHECKPOINT, Source, backfill
+from shared.store import job_queue, links, watermarks
+from shared.store.clients import queue_client
+from shared.sync.jobs import JobSource, RecordKind
+from tests.integration.ops_fixtures import drain_jobs
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_queues")]
+pytest_plugins = [
+    "tests.integration.pc_fixtures",
+    "tests.integration.sf_fixtures",
+    "tests.integration.ops_fixtures",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+SINCE = "2000-01-01"
+
+
+def queued(settings: Settings) -> int:
+    return int(queue_client(settings, SYNC_QUEUE).get_queue_properties().approximate_message_count or 0)
+
+
+def test_backfill_enqueues_one_job_per_referral_then_nothing_on_a_second_run(ops_settings, pc_control, cli):
+    pc_control.seed(250)
+
+    first = cli("backfill", "--since", SINCE, "--source", "pc", "--batch-size", "100", "--json")
+    assert first.exit_code == 0, first.output
+    jobs = drain_jobs(ops_settings)
+    assert len(jobs) == 250
+    assert len({j.record_id for j in jobs}) == 250
+    assert {(j.kind, j.source) for j in jobs} == {(RecordKind.REFERRAL, JobSource.BACKFILL)}
+    assert watermarks.get(ops_settings, PC_CHECKPOINT) is not None
+
+    second = cli("backfill", "--since", SINCE, "--source", "pc", "--json")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["sources"][0]["enqueued"] == 0
+    assert queued(ops_settings) == 0
+
+
+def test_backfill_picks_up_only_referrals_changed_since_the_checkpoint(ops_settings, pc_control, cli):
+    pc_control.seed(20)
+    assert cli("backfill", "--since", SINCE, "--source", "pc").exit_code == 0
+    drain_jobs(ops_settings)
+    changed = pc_control.send_referral()  # a new referral (plus Microsoft's hidden side)
+
+    result = cli("backfill", "--since", SINCE, "--source", "pc", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert [j.record_id for j in drain_jobs(ops_settings)] == [changed["id"]]
+
+
+def test_dry_run_counts_without_enqueueing_or_checkpointing(ops_settings, pc_control, cli):
+    pc_control.seed(30)
+
+    result = cli("backfill", "--since", SINCE, "--source", "pc", "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert "dry run" in result.stdout
+    assert queued(ops_settings) == 0
+    assert watermarks.get(ops_settings, PC_CHECKPOINT) is None
+
+
+def test_an_interrupted_backfill_resumes_after_the_last_enqueued_batch(ops_settings, ops_clients, pc_control):
+    pc_control.seed(100)
+    batches = 0
+
+    def storage_dies_after_three_batches(settings, jobs):
+        nonlocal batches
+        if batches == 3:
+            raise TransientError("storage unavailable", provider="storage")
+        batches += 1
+        return job_queue.enqueue(settings, jobs)
+
+    with pytest.raises(TransientError):
+        backfill(
+            ops_settings, ops_clients, since=datetime(2000, 1, 1, tzinfo=UTC), source=Source.PC,
+            batch_size=10, enqueue=storage_dies_after_three_batches,
+        )  # fmt: skip
+    resumed = backfill(ops_settings, ops_clients, since=datetime(2000, 1, 1, tzinfo=UTC), source=Source.PC)
+
+    assert resumed.sources[0].enqueued == 70
+    ids = [j.record_id for j in drain_jobs(ops_settings)]
+    assert len(ids) == 100 and len(set(ids)) == 100
+
+
+def test_backfill_enqueues_sync_flagged_opportunities_only(ops_settings, sf_control, cli):
+    flagged = [sf_control.create_opportunity(f"Deal {n}", sync=True) for n in range(3)]
+    sf_control.create_opportunity("Not shared", sync=False)
+
+    result = cli("backfill", "--since", SINCE, "--source", "sf", "--json")
+
+    assert result.exit_code == 0, result.output
+    jobs = drain_jobs(ops_settings)
+    assert sorted(j.record_id for j in jobs) == sorted(flagged)
+    assert {j.kind for j in jobs} == {RecordKind.OPPORTUNITY}
+    assert watermarks.get(ops_settings, SF_CHECKPOINT) is not None
+
+
+def test_running_backfill_twice_creates_no_new_links_or_opportunities(
+    ops_settings, pc_control, sf_control, cli, run_queued
+):
+    for _ in range(3):
+        pc_control.send_referral()
+    assert cli("backfill", "--since", SINCE).exit_code == 0
+    first = run_queued()
+    assert [r.action for r in first] == ["opportunity created"] * 3
+    linked = sorted(link.referral_id for link in links.iter_links(ops_settings))
+    opportunities = len(sf_control.records("Opportunity"))
+
+    again = cli("backfill", "--since", SINCE, "--restart", "--json")  # re-enqueue everything
+    assert again.exit_code == 0, again.output
+    second = run_queued()
+
+    assert len(second) >= 3
+    assert "opportunity created" not in [r.action for r in second]
+    assert sorted(link.referral_id for link in links.iter_links(ops_settings)) == linked
+    assert len(sf_control.records("Opportunity")) == opportunities
+
+
+# Runs the CLI as `python -m shared.ops` would, then reports VmHWM: the peak RSS of this program
+# alone (the kernel resets it at exec; rusage's ru_maxrss would also count the forking test process).
+MEASURED_CLI = """
+import runpy, sys
+sys.argv = ["shared.ops", *sys.argv[1:]]
+try:
+    runpy.run_module("shared.ops", run_name="__main__")
+finally:
+    status = open("/proc/self/status").read()
+    peak = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    sys.stderr.write(f"VmHWM_KiB={peak}\\n")
+"""
+
+
+def peak_rss_of_backfill(settings: Settings, run: str) -> tuple[int, dict[str, Any]]:
+    """Run `python -m shared.ops backfill --source pc` in a child process configured only through its
+    environment (as an operator would); returns its peak RSS in KiB and its JSON report."""
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.upper().startswith(("PC_", "SF_"))},
+        "AzureWebJobsStorage": settings.storage_connection or "",
+        "WATERMARKS_TABLE": f"{settings.watermarks_table}{run}",
+        "PC_API_BASE_URL": settings.pc_api_base_url,
+        "PC_TOKEN_URL": settings.pc_token_url,
+        "PC_CLIENT_ID": settings.pc_client_id,
+        "PC_CLIENT_SECRET": settings.pc_client_secret.get_secret_value(),
+        "PC_REFRESH_TOKEN": settings.pc_refresh_token.get_secret_value(),
+    }
+    args = [sys.executable, "-c", MEASURED_CLI, "backfill", "--since", SINCE, "--source", "pc",
+            "--batch-size", "500", "--json"]  # fmt: skip
+    done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        args, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    peak = int(done.stderr.rsplit("VmHWM_KiB=", 1)[1].split()[0])
+    return peak, json.loads(done.stdout)
+
+
+@pytest.mark.slow
+def test_backfill_memory_does_not_grow_with_the_number_of_referrals(ops_settings, pc_control):
+    peaks = {}
+    for count in (1000, 5000):
+        pc_control.reset()
+        pc_control.seed(count)
+        peak, report = peak_rss_of_backfill(ops_settings, str(count))
+        assert report["sources"][0]["enqueued"] == count
+        assert queued(ops_settings) == count
+        queue_client(ops_settings, SYNC_QUEUE).clear_messages()
+        peaks[count] = (peak, report["records_per_second"])
+    print(f"backfill (peak RSS KiB, records/s): {peaks}")
+    growth_mib = (peaks[5000][0] - peaks[1000][0]) / 1024
+    assert growth_mib < 3, f"peak RSS grew by {growth_mib:.1f} MiB from 1,000 to 5,000 referrals"
+
+
+def test_a_second_salesforce_backfill_in_the_same_second_enqueues_nothing(ops_settings, sf_control, cli):
+    for n in range(3):
+        sf_control.create_opportunity(f"Deal {n}", sync=True)
+    assert cli("backfill", "--since", SINCE, "--source", "sf").exit_code == 0
+    drain_jobs(ops_settings)
+
+    again = cli("backfill", "--since", SINCE, "--source", "sf", "--json")
+
+    assert json.loads(again.stdout)["sources"][0]["enqueued"] == 0
+    assert queued(ops_settings) == 0
