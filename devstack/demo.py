@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if ok else 1
         console.print(
             "\nThe stack keeps running (the poll, the webhook and the worker stay live): act as a seller "
-            f"through the simulators' control APIs ({stack.pc_sim.origin}/_sim, {stack.sf_sim.base_url}/_sim). "
+            f"through the simulators' control APIs ({stack.pc_sim.origin}/_sim, "
+            f"{stack.sf_sim.base_url}/_sim). "
             "Ctrl-C stops everything."
         )
         try:
