@@ -1,4 +1,4 @@
-"""`python -m shared.ops <command>` (see `shared/ops/cli.py` and `shared/ops/README.md`)."""
+"""`python -m shared.ops <command>` (see `shared/ops/cli.py` and "Operations" in README.md)."""
 
 from shared.ops.cli import main
 

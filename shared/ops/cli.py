@@ -217,7 +217,7 @@ def backfill_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Enqueue a job for every referral changed since DATE and every Sync = Yes opportunity;
-    resumable and safe to run twice (see shared/ops/README.md)."""
+    resumable and safe to run twice (see "Operations" in README.md)."""
     start = parse_since(since)
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} records"),
