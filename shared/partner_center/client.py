@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -13,11 +12,10 @@ import httpx
 
 from shared.config import Settings
 from shared.errors import PermanentError
-from shared.partner_center.auth import RefreshTokenProvider, TokenProvider
-from shared.partner_center.http import ApiCaller, RetryPolicy
+from shared.partner_center.auth import TokenProvider
+from shared.partner_center.base import PROVIDER, PartnerCenterApi
+from shared.partner_center.http import RetryPolicy
 from shared.partner_center.models import Referral
-
-PROVIDER = "partner-center"
 
 
 def odata_quote(value: str) -> str:
@@ -25,7 +23,7 @@ def odata_quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-class PartnerCenterClient:
+class PartnerCenterClient(PartnerCenterApi):
     """Referrals API client. Errors follow `shared.errors`: 412 is a `ConflictError`, 429/5xx are
     retried and then a `TransientError`, 401 refreshes the token once and then a `ConfigError`."""
 
@@ -39,16 +37,13 @@ class PartnerCenterClient:
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         self._referrals_url = settings.pc_api_base_url.rstrip("/") + "/referrals"
-        self._http = httpx.Client(transport=transport, timeout=settings.pc_timeout_seconds)
-        self._owned_tokens = token_provider is None
-        self._tokens = token_provider or RefreshTokenProvider(settings, transport=transport)
-        self._api = ApiCaller(
-            self._http,
-            tokens=self._tokens,
+        super().__init__(
+            settings,
             resource=settings.pc_referrals_resource,
-            provider=PROVIDER,
-            policy=retry_policy or RetryPolicy(max_retries=settings.pc_max_retries),
+            transport=transport,
+            token_provider=token_provider,
             sleep=sleep,
+            retry_policy=retry_policy,
         )
 
     @property
@@ -130,19 +125,6 @@ class PartnerCenterClient:
         """The referral carrying our CRM id, oldest first if (wrongly) several do."""
         query = f"externalReferenceId eq {odata_quote(external_reference_id)}"
         return next(self.iter_referrals(filter=query, orderby="createdDateTime asc", top=1), None)
-
-    def close(self) -> None:
-        self._http.close()
-        if self._owned_tokens and isinstance(self._tokens, RefreshTokenProvider):
-            self._tokens.close()
-
-    def __enter__(self) -> PartnerCenterClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -17,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.config import Settings
 from shared.errors import ConfigError, PermanentError
-from shared.partner_center.auth import RefreshTokenProvider, TokenProvider
-from shared.partner_center.http import ApiCaller, RetryPolicy
+from shared.partner_center.auth import TokenProvider
+from shared.partner_center.base import PartnerCenterApi
+from shared.partner_center.http import RetryPolicy
 
 PROVIDER = "partner-center-webhooks"
 REFERRAL_EVENTS = (
@@ -43,7 +43,7 @@ class Registration(BaseModel):
         return {"WebhookUrl": self.webhook_url, "WebhookEvents": list(self.webhook_events)}
 
 
-class WebhookRegistrationClient:
+class WebhookRegistrationClient(PartnerCenterApi):
     """Reads, creates or replaces the registration, and sends validation (test) events."""
 
     def __init__(
@@ -56,16 +56,14 @@ class WebhookRegistrationClient:
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         self._url = settings.pc_webhook_api_base_url.rstrip("/") + "/registration"
-        self._http = httpx.Client(transport=transport, timeout=settings.pc_timeout_seconds)
-        self._owned_tokens = token_provider is None
-        self._tokens = token_provider or RefreshTokenProvider(settings, transport=transport)
-        self._api = ApiCaller(
-            self._http,
-            tokens=self._tokens,
+        super().__init__(
+            settings,
             resource=settings.pc_webhook_resource,
             provider=PROVIDER,
-            policy=retry_policy or RetryPolicy(max_retries=settings.pc_max_retries),
+            transport=transport,
+            token_provider=token_provider,
             sleep=sleep,
+            retry_policy=retry_policy,
         )
 
     def get(self) -> Registration | None:
@@ -136,16 +134,3 @@ class WebhookRegistrationClient:
             headers={"Content-Type": "application/json"},
         )
         return Registration.model_validate(response.json()) if response.content else registration
-
-    def close(self) -> None:
-        self._http.close()
-        if self._owned_tokens and isinstance(self._tokens, RefreshTokenProvider):
-            self._tokens.close()
-
-    def __enter__(self) -> WebhookRegistrationClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

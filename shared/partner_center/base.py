@@ -1,0 +1,57 @@
+"""What every Partner Center API client shares: one pooled httpx client, a token provider for one
+audience, the retrying `ApiCaller`, and closing what it owns."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from shared.config import Settings
+from shared.partner_center.auth import RefreshTokenProvider, TokenProvider
+from shared.partner_center.http import ApiCaller, RetryPolicy
+
+PROVIDER = "partner-center"
+
+
+class PartnerCenterApi:
+    """Base of the referrals and webhook-registration clients (they differ in host and audience)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        resource: str,
+        provider: str = PROVIDER,
+        transport: httpx.BaseTransport | None = None,
+        token_provider: TokenProvider | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self._http = httpx.Client(transport=transport, timeout=settings.pc_timeout_seconds)
+        self._owned_tokens = token_provider is None
+        self._tokens = token_provider or RefreshTokenProvider(settings, transport=transport)
+        self._api = ApiCaller(
+            self._http,
+            tokens=self._tokens,
+            resource=resource,
+            provider=provider,
+            policy=retry_policy or RetryPolicy(max_retries=settings.pc_max_retries),
+            sleep=sleep,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+        if self._owned_tokens and isinstance(self._tokens, RefreshTokenProvider):
+            self._tokens.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
