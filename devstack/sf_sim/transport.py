@@ -8,16 +8,16 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+
+from shared.salesforce.transport import TimeoutAdapter
 
 
-class LoopbackAdapter(HTTPAdapter):
+class LoopbackAdapter(TimeoutAdapter):
     """Sends https://<any host>/path?query to http://127.0.0.1:<port>/path?query."""
 
     def __init__(self, port: int, *, timeout: float = 30.0) -> None:
-        super().__init__()
+        super().__init__(timeout)
         self.port = port
-        self.timeout = timeout
 
     def send(  # type: ignore[override]  # noqa: PLR0917 - requests' adapter signature
         self,
@@ -32,7 +32,7 @@ class LoopbackAdapter(HTTPAdapter):
         request.headers["Host"] = parts.netloc
         request.url = urlunsplit(("http", f"127.0.0.1:{self.port}", parts.path, parts.query, ""))
         return super().send(
-            request, stream=stream, timeout=timeout or self.timeout, verify=verify, cert=cert, proxies=proxies
+            request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
         )
 
 
