@@ -397,7 +397,11 @@ class LocalFunctionsHost:
     def _timer_loop(self, function: func.Function) -> None:
         trigger = _trigger(function)
         name = _name(function)
-        schedule = resolve_setting_expression(trigger.schedule, self.environ)
+        try:
+            schedule = resolve_setting_expression(trigger.schedule, self.environ)
+        except KeyError as exc:  # the real host reports the function as in error and runs the rest
+            log.error("timer %s cannot start: %s", name, exc.args[0])
+            return
         if not croniter.is_valid(schedule, second_at_beginning=True):
             log.error("timer %s: invalid NCRONTAB schedule %r", name, schedule)
             return

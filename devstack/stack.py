@@ -19,7 +19,7 @@ from devstack.pc_sim.control import PartnerCenterSimControl
 from devstack.ports import free_port
 from devstack.sf_sim import SalesforceSimControl, SalesforceSimulator, loopback_session
 from shared import clients
-from shared.config import Settings, get_settings
+from shared.config import Settings, get_settings, load_settings
 from shared.partner_center.registration import REFERRAL_EVENTS
 from shared.salesforce.client import SalesforceClient
 
@@ -110,7 +110,8 @@ class LocalStack:
             "sf_poll_overlap_seconds": 30,
             **self.extra_settings,
         }
-        self.environ = to_environ(values)
+        # Every setting, defaults included, as in an Azure deployment (timers resolve %SETTING%).
+        self.environ = to_environ(load_settings(**values).model_dump())
         # The app reads its settings from the environment, exactly as in Azure; restored on stop.
         saved = {name: os.environ.get(name) for name in self.environ}
         self._exit.callback(_restore_environ, saved)
