@@ -19,15 +19,13 @@ from shared.partner_center.models import Referral
 from shared.salesforce import fields as F
 from shared.store import links
 from shared.store.links import Link
-from shared.sync.canonical import CanonicalDeal
 from shared.sync.mapping import (
-    deal_from_partner_center,
     deal_from_salesforce,
     partner_center_create_body,
-    partner_center_patch,
 )
-from shared.sync.merge import OwnerPolicy, merge
-from shared.sync.validation import validate_for_create, validate_update
+from shared.sync.merge import OwnerPolicy
+from shared.sync.plan import Origin, plan_pair
+from shared.sync.validation import validate_for_create
 
 
 @dataclass(frozen=True)
@@ -126,47 +124,30 @@ def _plan_create(settings: Settings, opp: dict[str, Any]) -> DryRunResult:
 
 
 def _plan_pair(
-    settings: Settings, referral: Referral, opp: dict[str, Any], *, origin: str, link: Link | None
+    settings: Settings, referral: Referral, opp: dict[str, Any], *, origin: Origin, link: Link | None
 ) -> DryRunResult:
     assert referral.id
     opportunity_id = str(opp["Id"])
     link = link if link is not None else links.get(settings, referral.id)
-    sf_deal = deal_from_salesforce(opp, settings)
-    pc_deal = deal_from_partner_center(referral.to_wire())
-    ids = {"referral_id": referral.id, "opportunity_id": opportunity_id}
-    sf_values = {**sf_deal.comparable(), **ids}
-    pc_values = {**pc_deal.comparable(), **ids}
-    if link is None or not link.snapshot:
-        snapshot: dict[str, Any] = pc_values if origin == "salesforce" else sf_values
-    else:
-        snapshot = dict(link.snapshot)
-    on_hold = opp.get("StageName") == settings.on_hold_stage_name and sf_values.get("status") == "New"
-    result = merge(
-        sf_values,
-        pc_values,
-        snapshot,
-        OwnerPolicy.from_settings(settings),
-        push_to_partner_center=not on_hold,
-    )
-    conflicts = tuple(f"{c.field}: {c.winner} won" for c in result.conflicts)
+    plan = plan_pair(
+        settings, OwnerPolicy.from_settings(settings), referral, opp, link.snapshot if link else None,
+        origin=origin,
+    )  # fmt: skip
     common: dict[str, Any] = {
         "referral_id": referral.id,
-        "to_salesforce": result.to_salesforce,
-        "conflicts": conflicts,
+        "to_salesforce": plan.result.to_salesforce,
+        "conflicts": tuple(f"{c.field}: {c.winner} won" for c in plan.result.conflicts),
     }
-    if result.to_partner_center:
-        problems = validate_update(CanonicalDeal.from_comparable(dict(snapshot)), sf_deal)
-        if problems:
-            return DryRunResult(opportunity_id, "invalid", problems=tuple(problems), **common)
-        operations = partner_center_patch(result.to_partner_center, referral.to_wire())
-        if operations:
-            headers = {"Content-Type": "application/json", "Prefer": "return=representation"}
-            if referral.e_tag:
-                headers["If-Match"] = referral.e_tag
-            url = f"{_referrals_url(settings)}/{referral.id}"
-            return DryRunResult(
-                opportunity_id, "update referral", request=PlannedRequest("PATCH", url, operations, headers),
-                **common,
-            )  # fmt: skip
-    reason = "on hold: edits wait until the opportunity leaves the on-hold stage" if on_hold else "in sync"
+    if plan.problems:
+        return DryRunResult(opportunity_id, "invalid", problems=plan.problems, **common)
+    if plan.operations:
+        headers = {"Content-Type": "application/json", "Prefer": "return=representation"}
+        if referral.e_tag:
+            headers["If-Match"] = referral.e_tag
+        url = f"{_referrals_url(settings)}/{referral.id}"
+        request = PlannedRequest("PATCH", url, list(plan.operations), headers)
+        return DryRunResult(opportunity_id, "update referral", request=request, **common)
+    reason = (
+        "on hold: edits wait until the opportunity leaves the on-hold stage" if plan.on_hold else "in sync"
+    )
     return DryRunResult(opportunity_id, "nothing to send", reason=reason, **common)

@@ -30,15 +30,15 @@ from shared.sync.mapping import (
     deal_from_partner_center,
     deal_from_salesforce,
     partner_center_create_body,
-    partner_center_patch,
     salesforce_opportunity_fields,
     strip_mark,
     syncs_to_salesforce,
     with_mark,
 )
-from shared.sync.merge import MergeResult, OwnerPolicy, merge
+from shared.sync.merge import MergeResult, OwnerPolicy
+from shared.sync.plan import Origin, plan_pair
 from shared.sync.salesforce_writes import apply_salesforce_changes, create_opportunity, note_digest
-from shared.sync.validation import validate_for_create, validate_update
+from shared.sync.validation import validate_for_create
 from shared.telemetry import record_sync
 
 log = logging.getLogger("cosell_sync.engine")
@@ -345,33 +345,20 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ the steady state
     def _sync_pair(
-        self, referral: Referral, opp: dict[str, Any], *, origin: str, link: Link | None
+        self, referral: Referral, opp: dict[str, Any], *, origin: Origin, link: Link | None
     ) -> SyncResult:
         """Merge and write; the caller holds the deal's claim (Salesforce child records have no ETag,
         so two workers must not write them for one deal at once)."""
         assert referral.id
         opportunity_id = str(opp["Id"])
-        sf_deal = deal_from_salesforce(opp, self.settings)
-        pc_deal = deal_from_partner_center(referral.to_wire())
-        sf_values = {**sf_deal.comparable(), "referral_id": referral.id, "opportunity_id": opportunity_id}
-        pc_values = {**pc_deal.comparable(), "referral_id": referral.id, "opportunity_id": opportunity_id}
-        if link is None or not link.snapshot:
-            # No snapshot yet (adopting after a crash): the side the record came from is the one that
-            # "changed", so its values win without being reported as conflicts.
-            snapshot = pc_values if origin == "salesforce" else sf_values
-            link = link or Link(referral_id=referral.id, opportunity_id=opportunity_id)
-        else:
-            snapshot = link.snapshot
-        on_hold = (
-            opp.get("StageName") == self.settings.on_hold_stage_name and sf_values.get("status") == "New"
+        plan = plan_pair(
+            self.settings, self.policy, referral, opp, link.snapshot if link else None, origin=origin
         )
-        result = merge(sf_values, pc_values, snapshot, self.policy, push_to_partner_center=not on_hold)
-        problems = list(result.rejected)
-        if result.to_partner_center:
-            problems += validate_update(CanonicalDeal.from_comparable(dict(snapshot)), sf_deal)
-        if problems:
+        link = link or Link(referral_id=referral.id, opportunity_id=opportunity_id)
+        result = plan.result
+        if plan.problems:
             # Nothing is written until the seller fixes the record (e.g. hiding a visible referral).
-            return self._fail(opp, "; ".join(problems), Direction.SF_TO_PC, link=link)
+            return self._fail(opp, "; ".join(plan.problems), Direction.SF_TO_PC, link=link)
 
         direction = _direction(result)
         # The Referral Id is the link's anchor in Salesforce: a crash after creating the referral can
@@ -390,18 +377,13 @@ class SyncEngine:
                 )
             return SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral.id, opportunity_id)
 
-        if result.to_partner_center:
-            operations = partner_center_patch(result.to_partner_center, referral.to_wire())
-            if operations:
-                try:
-                    referral = self.pc.update_referral(referral.id, operations, etag=referral.e_tag)
-                except PermanentError as exc:
-                    return self._fail(
-                        opp,
-                        f"Partner Center refused the update: {exc.message}",
-                        Direction.SF_TO_PC,
-                        link=link,
-                    )
+        if plan.operations:
+            try:
+                referral = self.pc.update_referral(referral.id, list(plan.operations), etag=referral.e_tag)
+            except PermanentError as exc:
+                return self._fail(
+                    opp, f"Partner Center refused the update: {exc.message}", Direction.SF_TO_PC, link=link
+                )
         sf_fields: dict[str, Any] = dict(anchor)
         new_digests: tuple[str, ...] = ()
         changed = tuple(sorted({*result.to_partner_center, *result.to_salesforce}))

@@ -1,0 +1,59 @@
+"""What one sync of a linked pair would do, computed from what was read (no I/O): the merge, the
+problems that block it, and the exact JSON Patch for Partner Center. The engine executes a plan;
+the dry run prints one, so both decide the same way by construction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from shared.config import Settings
+from shared.partner_center.models import Referral
+from shared.sync.canonical import CanonicalDeal
+from shared.sync.mapping import deal_from_partner_center, deal_from_salesforce, partner_center_patch
+from shared.sync.merge import MergeResult, OwnerPolicy, merge
+from shared.sync.validation import validate_update
+
+Origin = Literal["salesforce", "partner_center"]
+
+
+@dataclass(frozen=True)
+class PairPlan:
+    sf_deal: CanonicalDeal
+    snapshot: Mapping[str, Any]
+    on_hold: bool
+    result: MergeResult
+    problems: tuple[str, ...]
+    """Refused changes and failed validations: when any, nothing is written (the record gets ✖)."""
+    operations: tuple[dict[str, Any], ...]
+    """The JSON Patch for Partner Center (empty when nothing goes there)."""
+
+
+def plan_pair(
+    settings: Settings,
+    policy: OwnerPolicy,
+    referral: Referral,
+    opp: Mapping[str, Any],
+    snapshot: Mapping[str, Any] | None,
+    *,
+    origin: Origin,
+) -> PairPlan:
+    assert referral.id
+    ids = {"referral_id": referral.id, "opportunity_id": str(opp["Id"])}
+    sf_deal = deal_from_salesforce(opp, settings)
+    sf_values = {**sf_deal.comparable(), **ids}
+    pc_values = {**deal_from_partner_center(referral.to_wire()).comparable(), **ids}
+    if not snapshot:
+        # No snapshot yet (adopting after a crash): the side the record came from is the one that
+        # "changed", so its values win without being reported as conflicts.
+        snapshot = pc_values if origin == "salesforce" else sf_values
+    on_hold = opp.get("StageName") == settings.on_hold_stage_name and sf_values.get("status") == "New"
+    result = merge(sf_values, pc_values, snapshot, policy, push_to_partner_center=not on_hold)
+    problems = list(result.rejected)
+    operations: list[dict[str, Any]] = []
+    if result.to_partner_center:
+        problems += validate_update(CanonicalDeal.from_comparable(dict(snapshot)), sf_deal)
+        if not problems:
+            operations = partner_center_patch(result.to_partner_center, referral.to_wire())
+    return PairPlan(sf_deal, snapshot, on_hold, result, tuple(problems), tuple(operations))
