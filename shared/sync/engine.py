@@ -24,7 +24,7 @@ from shared.salesforce.client import SalesforceClient
 from shared.store import audit, claims, job_queue, links
 from shared.store.audit import AuditEntry, Direction, Outcome
 from shared.store.links import Link
-from shared.sync.canonical import CanonicalDeal
+from shared.sync.canonical import SYNCED_FIELDS, CanonicalDeal
 from shared.sync.jobs import JobSource, RecordKind, SyncJob
 from shared.sync.mapping import (
     deal_from_partner_center,
@@ -204,6 +204,10 @@ class SyncEngine:
                 opp, _ = self._read_opportunity(opportunity_id)
                 if opp is None:
                     return SyncResult(Outcome.SKIPPED, Direction.NONE, "opportunity not found", referral_id)
+            if link is not None and self._salesforce_unchanged(opp, link, referral_id):
+                # Typically the echo of our own write. Partner Center's changes reach us by webhook
+                # (and reconcile), so there is nothing to push and no need to read the referral.
+                return SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral_id, opportunity_id)
             try:
                 referral = self.pc.get_referral(referral_id)
             except PermanentError as exc:
@@ -216,6 +220,20 @@ class SyncEngine:
                     )
                 raise
             return self._sync_pair(referral, opp, origin="salesforce", link=link)
+
+    def _salesforce_unchanged(self, opp: dict[str, Any], link: Link, referral_id: str) -> bool:
+        """The opportunity still holds what was last synced (so only Partner Center could be ahead),
+        its Referral Id anchor is in place and its mark is ✔."""
+        values = {
+            **deal_from_salesforce(opp, self.settings).comparable(),
+            "referral_id": referral_id,
+            "opportunity_id": str(opp["Id"]),
+        }
+        return (
+            _unchanged(values, link)
+            and not self._anchor_fields(opp, referral_id)
+            and not self._mark_needs(opp, ok=True)
+        )
 
     def _read_opportunity(self, opportunity_id: str) -> tuple[dict[str, Any] | None, datetime]:
         read_at = datetime.now(UTC)
@@ -233,6 +251,10 @@ class SyncEngine:
                     )
                 raise
             link = links.get(self.settings, referral_id)
+            if link is not None and link.opportunity_id and _unchanged(_pc_values(referral, link), link):
+                # The echo of our own write, or a change of nothing we sync: Salesforce's changes reach
+                # us through the poll, so there is no need to read the opportunity.
+                return SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral_id, link.opportunity_id)
             opp = None
             if link and link.opportunity_id:
                 opp = self.sf.get_opportunity(link.opportunity_id)
@@ -467,6 +489,19 @@ class SyncEngine:
             except PermanentError as exc:
                 log.error("could not even report the failure on %s: %s", opportunity_id, exc)
         return SyncResult(Outcome.FAILED, direction, "sync failed", referral_id, opportunity_id, error=reason)
+
+
+def _pc_values(referral: Referral, link: Link) -> dict[str, Any]:
+    return {
+        **deal_from_partner_center(referral.to_wire()).comparable(),
+        "referral_id": link.referral_id,
+        "opportunity_id": link.opportunity_id,
+    }
+
+
+def _unchanged(values: dict[str, Any], link: Link) -> bool:
+    """One side's values equal the last synced snapshot in every synced field."""
+    return bool(link.snapshot) and all(values.get(key) == link.snapshot.get(key) for key in SYNCED_FIELDS)
 
 
 def _snapshot_after_create(

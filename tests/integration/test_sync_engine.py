@@ -461,3 +461,15 @@ def test_a_referral_salesforce_refuses_to_create_fails_without_retrying(sync: Sy
     assert result.outcome is Outcome.FAILED
     assert "Imports are closed" in result.error
     assert sync.opps_for(referral["id"]) == []
+
+
+def test_echo_jobs_read_only_the_side_that_signalled(sync: Sync):
+    opp, ref = sync.linked_pair()
+    sync.sfc.edit_opportunity(opp, Amount=2024.0)
+    sync.opportunity(opp)
+    pc_before, sf_before = dict(sync.pc.call_counts), dict(sync.sf.call_counts)
+    assert sync.referral(ref).outcome is Outcome.NOOP  # the webhook our PATCH caused
+    assert sync.sf.call_counts.get("query", 0) == sf_before.get("query", 0)
+    assert sync.opportunity(opp).outcome is Outcome.NOOP  # the poll our Audit/✔ write caused
+    gets = sum(v for k, v in sync.pc.call_counts.items() if k.startswith("GET"))
+    assert gets == sum(v for k, v in pc_before.items() if k.startswith("GET")) + 1  # only the webhook's GET
