@@ -55,7 +55,8 @@ def _to_entity(link: Link) -> dict[str, Any]:
         "AuditLines": json.dumps(list(link.audit_lines), ensure_ascii=False),
         "NoteDigests": json.dumps(list(link.note_digests)),
         "LastOutcome": link.last_outcome,
-        "SyncedAt": link.synced_at or datetime.now(UTC),
+        # Always the time of this save: the engine compares it with when it read the opportunity.
+        "SyncedAt": datetime.now(UTC),
     }
 
 

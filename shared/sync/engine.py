@@ -30,6 +30,7 @@ from shared.sync.mapping import (
     deal_from_partner_center,
     deal_from_salesforce,
     partner_center_create_body,
+    partner_center_patch,
     salesforce_opportunity_fields,
     strip_mark,
     syncs_to_salesforce,
@@ -46,7 +47,7 @@ log = logging.getLogger("cosell_sync.engine")
 _RACE_ATTEMPTS = 4
 _RELATED_EVENTS = ("related-referral-created", "related-referral-updated")
 _QUEUE_RETRY_THRESHOLD_S = 10.0  # longer waits are re-enqueued instead of holding a worker
-_STALE_MARGIN = timedelta(seconds=2)  # clock skew between instances
+_STALE_MARGIN = timedelta(seconds=1)  # clock skew between instances (NTP keeps it far below)
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,8 @@ class SyncEngine:
                     Outcome.SKIPPED, Direction.NONE, "not flagged for sync", referral_id, opportunity_id
                 )
             if link is not None and link.synced_at and link.synced_at >= read_at - _STALE_MARGIN:
-                # Another worker synced this deal while we waited for the claim: read it again.
+                # The link is saved after every write, so a link saved after our read means another
+                # worker may have changed the opportunity since: read it again.
                 opp, _ = self._read_opportunity(opportunity_id)
                 if opp is None:
                     return SyncResult(Outcome.SKIPPED, Direction.NONE, "opportunity not found", referral_id)
@@ -350,9 +352,15 @@ class SyncEngine:
                 Outcome.SKIPPED, Direction.PC_TO_SF, "lead, not co-sell (SYNC_COSELL_ONLY=Yes)", referral.id
             )
         deal = deal_from_partner_center(wire)
-        opportunity_id = create_opportunity(self.sf, deal, referral, self.settings)
+        opportunity_id, close_date = create_opportunity(self.sf, deal, referral, self.settings)
         digests = (note_digest(deal.notes),) if deal.notes else ()
         snapshot = {**deal.comparable(), "opportunity_id": opportunity_id}
+        if deal.close_date is None:
+            # Salesforce needed a close date the referral lacks: give Partner Center the same one now,
+            # rather than through a round of echoes.
+            operations = partner_center_patch({"close_date": close_date}, wire)
+            self.pc.update_referral(referral.id, operations, etag=referral.e_tag)
+            snapshot["close_date"] = close_date
         line = _audit_line(True, f"opportunity created from referral {referral.id}")
         base = link or Link(referral_id=referral.id)
         links.save(
@@ -387,13 +395,15 @@ class SyncEngine:
         # leave it unwritten, and the merge never reverts Salesforce-side edits of it.
         anchor = self._anchor_fields(opp, referral.id)
         if direction is Direction.NONE:
-            if link.snapshot != result.merged or link.opportunity_id != opportunity_id:
-                link = links.save(
+            # The mark may still need fixing (e.g. a ✖ left from a failure the seller has since fixed).
+            refresh = bool(anchor) or self._mark_needs(opp, ok=True)
+            if refresh:
+                self._finish_salesforce(opp, anchor, link, ok=True)
+            if refresh or link.snapshot != result.merged or link.opportunity_id != opportunity_id:
+                links.save(
                     self.settings, replace(link, snapshot=result.merged, opportunity_id=opportunity_id)
                 )
-            # The mark may still need fixing (e.g. a ✖ left from a failure the seller has since fixed).
-            if anchor or self._mark_needs(opp, ok=True):
-                self._finish_salesforce(opp, anchor, link, ok=True)
+            if refresh:
                 return SyncResult(
                     Outcome.OK, Direction.PC_TO_SF, "link and mark refreshed", referral.id, opportunity_id
                 )
@@ -418,8 +428,10 @@ class SyncEngine:
             text = _describe(direction, changed, result)
             link = replace(link, snapshot=result.merged, opportunity_id=opportunity_id, last_outcome="ok")
             link = link.with_notes(new_digests).with_audit(_audit_line(True, text))
-            link = links.save(self.settings, link)
+            # Salesforce first, the link last: a worker that read the opportunity before this write
+            # sees the link saved after its read, and reads again (see _from_opportunity).
             self._finish_salesforce(opp, sf_fields, link, ok=True)
+            link = links.save(self.settings, link)
         except PermanentError as exc:
             # E.g. a validation rule of the partner's org: Partner Center's side stays written, and
             # the next sync finds both sides equal there.
@@ -475,10 +487,6 @@ class SyncEngine:
             # Written only when the failure is new: rewriting the same failure would echo back as a
             # change on the next poll and loop forever.
             lines = (line, *(current.splitlines() if link is None else link.audit_lines))
-            if link is not None:
-                link = replace(link.with_audit(line), last_outcome="failed")
-                with contextlib.suppress(ConflictError):
-                    link = links.save(self.settings, link)
             fields: dict[str, Any] = {F.AUDIT: _audit_text(lines, self.settings.audit_field_max_chars)}
             if self.settings.check_mark_in_name:
                 fields["Name"] = with_mark(strip_mark(str(opp.get("Name") or "")), False, self.settings)
@@ -488,6 +496,9 @@ class SyncEngine:
                 )
             except PermanentError as exc:
                 log.error("could not even report the failure on %s: %s", opportunity_id, exc)
+            if link is not None:
+                with contextlib.suppress(ConflictError):
+                    links.save(self.settings, replace(link.with_audit(line), last_outcome="failed"))
         return SyncResult(Outcome.FAILED, direction, "sync failed", referral_id, opportunity_id, error=reason)
 
 

@@ -104,9 +104,11 @@ def apply_salesforce_changes(
 
 def create_opportunity(
     sf: SalesforceClient, deal: CanonicalDeal, referral: Referral, settings: Settings
-) -> str:
+) -> tuple[str, str]:
     """B5: upsert the opportunity by Referral Id (idempotent), with its account, contact roles,
-    solutions and first note. A repeat after a crash finds the opportunity and fills in the rest."""
+    solutions and first note. A repeat after a crash finds the opportunity and fills in the rest.
+    Returns the opportunity id and the close date written (Salesforce requires one; a referral may
+    have none)."""
     assert referral.id
     values = deal.comparable()
     account_id = None
@@ -140,7 +142,7 @@ def create_opportunity(
     _sync_solutions(sf, current, values["solutions"])
     if deal.notes and (created or note_title(deal.notes) not in sf.get_note_titles(opportunity_id)):
         sf.attach_note(opportunity_id, note_title(deal.notes), deal.notes)
-    return opportunity_id
+    return opportunity_id, str(fields["CloseDate"])
 
 
 __all__ = ["NOTE_TITLE", "apply_salesforce_changes", "create_opportunity", "note_digest", "note_title"]
