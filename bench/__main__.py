@@ -1,0 +1,94 @@
+"""`make bench`: latency both ways, floor, API calls, idle poll, backfill throughput and memory, and the
+chaos run, against the local stack; writes bench/results.json and bench/results.png and prints the
+summary table. `--quick` runs smaller sizes (minutes) for a smoke check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+from rich.console import Console
+
+from bench import backfill, chaos, latency
+from bench.readme import render as render_readme
+from bench.report import plot, summary_table
+
+HERE = Path(__file__).resolve().parent
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def machine() -> str:
+    memory = psutil.virtual_memory().total / 2**30
+    return (
+        f"{os.cpu_count()} cores / {memory:.0f} GiB, Python {platform.python_version()}, "
+        "local simulators + Azurite on loopback"
+    )
+
+
+def save(path: Path, results: dict[str, Any]) -> None:
+    """Written after every stage, so a long run interrupted later keeps the figures it has."""
+    path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not the figures")
+    parser.add_argument(
+        "--only",
+        choices=["latency", "backfill", "chaos"],
+        action="append",
+        help="run only these stages (repeatable); others keep their previous figures",
+    )
+    parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stages = set(args.only or ["latency", "backfill", "chaos"])
+    results: dict[str, Any] = {}
+    if args.only and args.output.exists():
+        results = json.loads(args.output.read_text())
+    results.update({"date": datetime.now(UTC).date().isoformat(), "machine": machine(), "quick": args.quick})
+    samples: dict[str, list[float]] = {}
+    timings: dict[str, float] = results.setdefault("stage_seconds", {})
+    if "latency" in stages:
+        console.print("[bold]latency, floor, API calls, idle poll…[/]")
+        started = time.monotonic()
+        figures = latency.run(changes=60 if args.quick else 200, rate=5.0)
+        samples = figures.pop("_samples")
+        results.update(figures)
+        results["latency_samples_ms"] = samples
+        timings["latency"] = round(time.monotonic() - started, 1)
+        save(args.output, results)
+    else:
+        samples = results.get("latency_samples_ms", {})
+    if "backfill" in stages:
+        console.print("[bold]backfill…[/]")
+        started = time.monotonic()
+        results["backfill"] = backfill.run([300, 1000] if args.quick else [1000, 10_000])
+        timings["backfill"] = round(time.monotonic() - started, 1)
+        save(args.output, results)
+    if "chaos" in stages:
+        console.print("[bold]chaos…[/]")
+        started = time.monotonic()
+        config = chaos.ChaosConfig(pairs=100, rounds=2) if args.quick else chaos.ChaosConfig()
+        results["chaos"] = chaos.run(config)
+        timings["chaos"] = round(time.monotonic() - started, 1)
+    save(args.output, results)
+    plot(results, samples, args.output.with_suffix(".png"))
+    if args.output == HERE / "results.json":
+        (HERE / "README.md").write_text(render_readme(results))
+    console.print(summary_table(results))
+    console.print(f"wrote {args.output} and {args.output.with_suffix('.png')}")
+    return 0 if results.get("chaos", {}).get("ok", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

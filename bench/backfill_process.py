@@ -1,0 +1,58 @@
+"""The backfill measurement's child process: `shared.ops.backfill` (Partner Center source) enqueues a
+job per seeded referral while the local host runs `sync_worker` in this same process, so its peak
+RSS covers the backfill and the workers. Prints `started <epoch>` before the backfill, `enqueued <n>`
+after it, and `{"peak_rss_mb": ...}` as its last line once SIGTERM asks it to stop."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from devstack.host import LocalFunctionsHost
+from devstack.sf_sim import loopback_session
+from devstack.worker_process import WORKER_FUNCTION
+from shared import clients
+from shared.config import get_settings
+from shared.ops.backfill import Source, backfill
+from shared.ops.clients import OpsClients
+from shared.salesforce.client import SalesforceClient
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sf-port", type=int, required=True)
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    get_settings.cache_clear()
+    settings = get_settings()
+    port = args.sf_port
+    clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(port)))
+    import function_app
+
+    with LocalFunctionsHost(function_app.app, only=[WORKER_FUNCTION]):
+        print(f"started {time.time()}", flush=True)
+        with OpsClients(settings, make_sf=clients.salesforce) as ops:
+            report = backfill(
+                settings, ops, since=datetime.now(UTC) - timedelta(days=1), source=Source.PC, restart=True
+            )
+        print(f"enqueued {report.enqueued} {time.time()}", flush=True)
+        stop.wait()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"peak_rss_mb": round(peak_kb / 1024, 1)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
