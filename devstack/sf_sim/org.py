@@ -92,6 +92,9 @@ class Org:
             self.records: dict[str, dict[str, Record]] = {name: {} for name in self.schema}
             self.recycle_bin: dict[str, dict[str, Record]] = {name: {} for name in self.schema}
             self.ext_index: dict[tuple[str, str], dict[str, set[str]]] = {}
+            # Equality lookups for lookups and the fields our client matches on, so that queries by
+            # them stay fast with 10,000+ records (Salesforce indexes these too).
+            self.lookup_index: dict[tuple[str, str], dict[str, set[str]]] = {}
             self.serial = itertools.count(1000)
             self.last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
             self.validation_rules: list[ValidationRule] = []
@@ -565,6 +568,19 @@ class Org:
                 index.get(str(old[fdef.name]).lower(), set()).discard(ids.key(old["Id"]))
             if new and new.get(fdef.name):
                 index.setdefault(str(new[fdef.name]).lower(), set()).add(ids.key(new["Id"]))
+        for fdef in self._lookup_fields(obj):
+            index = self.lookup_index.setdefault((obj.name.lower(), fdef.name.lower()), {})
+            if old and old.get(fdef.name):
+                index.get(_lookup_key(fdef, old[fdef.name]), set()).discard(ids.key(old["Id"]))
+            if new and new.get(fdef.name):
+                index.setdefault(_lookup_key(fdef, new[fdef.name]), set()).add(ids.key(new["Id"]))
+
+    def _lookup_fields(self, obj: ObjectDef) -> list[FieldDef]:
+        return [
+            f
+            for f in obj.fields.values()
+            if f.type == "reference" or (obj.name.lower(), f.name.lower()) in _LOOKUP_FIELDS
+        ]
 
     def _after_write(
         self, obj: ObjectDef, record: Record, changed: set[str], previous: Record | None
@@ -656,21 +672,38 @@ class Org:
         return out, len(out)
 
     def _candidates(self, obj: ObjectDef, where: Condition | None, include_deleted: bool) -> Iterable[Record]:
+        """Records that may match: an index hit for an equality (alone or in a top-level AND), else
+        all of them. The WHERE predicate is still applied to whatever this returns."""
         table = self.records[obj.name.lower()]
-        if isinstance(where, Compare) and where.op == "=" and isinstance(where.value, str):
-            path = [p.lower() for p in where.field.path]
-            if path == ["id"]:
-                hit = table.get(ids.key(where.value))
-                return [hit] if hit else []
-            fdef = obj.fields.get(path[0]) if len(path) == 1 else None
-            if fdef is not None and fdef.external_id:
-                matches = self.ext_index.get((obj.name.lower(), fdef.name.lower()), {}).get(
-                    where.value.lower(), ()
-                )
-                return [table[k] for k in matches]
+        if not include_deleted:
+            parts = where.parts if isinstance(where, BoolOp) and where.op == "AND" else (where,)
+            hits = [h for h in (self._index_hit(obj, p) for p in parts) if h is not None]
+            if hits:
+                smallest = min(hits, key=len)
+                return [table[k] for k in smallest if k in table]
         if include_deleted:
             return itertools.chain(table.values(), self.recycle_bin[obj.name.lower()].values())
         return list(table.values())
+
+    def _index_hit(self, obj: ObjectDef, condition: Condition | None) -> set[str] | None:
+        if not (isinstance(condition, Compare) and condition.op == "=" and isinstance(condition.value, str)):
+            return None
+        path = [p.lower() for p in condition.field.path]
+        if len(path) != 1:
+            return None
+        if path == ["id"]:
+            return {ids.key(condition.value)}
+        fdef = obj.fields.get(path[0])
+        if fdef is None:
+            return None
+        if fdef.external_id:
+            return set(
+                self.ext_index.get((obj.name.lower(), fdef.name.lower()), {}).get(condition.value.lower(), ())
+            )
+        index = self.lookup_index.get((obj.name.lower(), fdef.name.lower()))
+        if index is not None or fdef in self._lookup_fields(obj):
+            return set((index or {}).get(_lookup_key(fdef, condition.value), ()))
+        return None
 
     def _child_plan(self, obj: ObjectDef, sub: Query) -> tuple[str, ObjectDef, Query, str]:
         rel = obj.children.get(sub.sobject.lower())
@@ -694,7 +727,15 @@ class Org:
         wanted = {ids.key(p["Id"]) for p in parents}
         predicate = self._compile(child, sub.where) if sub.where else None
         grouped: dict[str, list[Record]] = {}
-        for rec in self.records[child.name.lower()].values():
+        table = self.records[child.name.lower()]
+        index = self.lookup_index.get((child.name.lower(), fk.lower()))
+        if index is not None and len(wanted) < len(table):
+            # Few parents (e.g. one opportunity with its contact roles): look the children up.
+            keys = {k for parent in wanted for k in index.get(parent, ())}
+            candidates: Iterable[Record] = [table[k] for k in keys if k in table]
+        else:
+            candidates = table.values()
+        for rec in candidates:
             parent = rec.get(fk)
             if parent and ids.key(parent) in wanted and (predicate is None or predicate(rec)):
                 grouped.setdefault(ids.key(parent), []).append(rec)
@@ -974,3 +1015,15 @@ _ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,
 }
+
+
+_LOOKUP_FIELDS = {
+    ("account", "name"),
+    ("contact", "email"),
+}
+"""Non-reference fields the connector matches on (find-or-create of accounts and contacts)."""
+
+
+def _lookup_key(fdef: FieldDef, value: object) -> str:
+    # Lookups compare ids on their 15-character form; text equality is case-insensitive in SOQL.
+    return ids.key(str(value)) if fdef.type == "reference" else str(value).lower()
