@@ -13,7 +13,8 @@ CALL_OPTIONS = "client=cosell-sync"
 
 class TimeoutAdapter(HTTPAdapter):
     def __init__(self, timeout: float) -> None:
-        super().__init__(pool_connections=4, pool_maxsize=8)
+        # As many pooled connections as the host runs jobs at once (host.json batchSize + newBatchThreshold).
+        super().__init__(pool_connections=4, pool_maxsize=16)
         self.timeout = timeout
 
     def send(  # type: ignore[override]  # noqa: PLR0917 - requests' adapter signature
