@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 import jwt
 from starlette.applications import Starlette
@@ -296,7 +297,51 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
             return _sobjects(request, parts[1:], body, api_version)
         if head == "composite" and len(parts) >= 2 and parts[1] == "sobjects":
             return _collections(request, parts[2:], body)
+        if head == "composite" and len(parts) == 1 and method == "POST":
+            return 200, _composite(body, api_version)
         raise SfError(404, "NOT_FOUND", "The requested resource does not exist")
+
+    def _composite(body: Any, api_version: float) -> dict[str, Any]:
+        """The /composite resource: up to 25 subrequests run in order in one API call; with
+        allOrNone a failure rolls back the earlier ones and halts the rest."""
+        subrequests = body.get("compositeRequest") if isinstance(body, dict) else None
+        if not isinstance(subrequests, list) or not subrequests or len(subrequests) > MAX_COMPOSITE:
+            raise SfError(
+                400, "INVALID_INPUT", f"compositeRequest must hold 1 to {MAX_COMPOSITE} subrequests"
+            )
+        all_or_none = bool(body.get("allOrNone"))
+        before = _snapshot(state.org) if all_or_none else None
+        answers: list[dict[str, Any]] = []
+        failed = False
+        for sub in subrequests:
+            reference = str(sub.get("referenceId", ""))
+            if failed and all_or_none:
+                halted = [{"errorCode": "PROCESSING_HALTED", "message": "The transaction was rolled back"}]
+                answers.append(
+                    {"body": halted, "httpHeaders": {}, "httpStatusCode": 400, "referenceId": reference}
+                )
+                continue
+            url = urlsplit(str(sub.get("url", "")))
+            sub_parts = [unquote(p) for p in url.path.split("/")[4:] if p]
+            sub_request = SimpleNamespace(
+                method=str(sub.get("method", "GET")).upper(),
+                query_params=dict(parse_qsl(url.query)),
+                headers=dict(sub.get("httpHeaders") or {}),
+            )
+            try:
+                result = _dispatch(sub_request, sub_parts, sub.get("body"), api_version)  # type: ignore[arg-type]
+            except SfError as exc:
+                failed = True
+                answers.append({"body": exc.body(), "httpHeaders": {}, "httpStatusCode": exc.status,
+                                "referenceId": reference})  # fmt: skip
+                continue
+            status, payload = (result.status_code, None) if isinstance(result, Response) else result
+            answers.append(
+                {"body": payload, "httpHeaders": {}, "httpStatusCode": status, "referenceId": reference}
+            )
+        if failed and before is not None:
+            _restore(state.org, before)
+        return {"compositeResponse": answers}
 
     def _sobjects(  # noqa: PLR0912
         request: Request, parts: list[str], body: Any, api_version: float
@@ -700,6 +745,9 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
     return Starlette(routes=routes)
 
 
+MAX_COMPOSITE = 25
+
+
 def _check_size(count: int) -> None:
     if count > MAX_COLLECTION:
         raise SfError(
@@ -714,6 +762,7 @@ def _snapshot(org: Org) -> dict[str, Any]:
         "records": {k: dict(v) for k, v in org.records.items()},
         "recycle": {k: dict(v) for k, v in org.recycle_bin.items()},
         "index": {k: {v: set(s) for v, s in d.items()} for k, d in org.ext_index.items()},
+        "lookup": {k: {v: set(s) for v, s in d.items()} for k, d in org.lookup_index.items()},
         "content": dict(org.content),
     }
 
@@ -722,6 +771,7 @@ def _restore(org: Org, snapshot: dict[str, Any]) -> None:
     org.records = snapshot["records"]
     org.recycle_bin = snapshot["recycle"]
     org.ext_index = snapshot["index"]
+    org.lookup_index = snapshot["lookup"]
     org.content = snapshot["content"]
 
 

@@ -19,9 +19,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from itertools import islice
 
 from shared.config import Settings
 from shared.ops.clients import OpsClients
+from shared.partner_center.models import Referral
 from shared.salesforce.poll_window import parse_stamp
 from shared.store import job_queue, watermarks
 from shared.store.watermarks import Watermark
@@ -131,9 +133,37 @@ def start_point(since: datetime, mark: Watermark, *, restart: bool) -> tuple[dat
 def _referral_changes(
     clients: OpsClients, start: datetime, until: datetime
 ) -> Iterator[tuple[str, datetime]]:
-    query = f"updatedDateTime ge {odata_datetime(start)} and updatedDateTime le {odata_datetime(until)}"
-    for referral in clients.pc.iter_referrals(filter=query, orderby="updatedDateTime asc", top=_PC_PAGE):
-        if referral.id and referral.updated_date_time is not None:
+    """Keyset paging: each page is a fresh query from the last `updatedDateTime` seen. Following
+    `$skiptoken` offsets instead would skip referrals whenever the syncs this backfill starts update
+    referrals behind the cursor (they move out of the window and everything after them shifts)."""
+    lower = start
+    seen_at_lower: set[str] = set()
+    while True:
+        query = f"updatedDateTime ge {odata_datetime(lower)} and updatedDateTime le {odata_datetime(until)}"
+        pages = clients.pc.iter_referrals(filter=query, orderby="updatedDateTime asc", top=_PC_PAGE)
+        page = [
+            (r.id, r.updated_date_time.astimezone(UTC))
+            for r in islice(pages, _PC_PAGE)
+            if r.id and r.updated_date_time is not None
+        ]
+        fresh = [(rid, stamp) for rid, stamp in page if not (stamp == lower and rid in seen_at_lower)]
+        yield from fresh
+        if len(page) < _PC_PAGE:
+            return
+        last = page[-1][1]
+        if last == lower and not fresh:
+            # A whole page changed at one instant and was seen: only the offset gets past it.
+            yield from _rest_by_offset(pages, seen_at_lower)
+            return
+        seen_at_lower = {rid for rid, stamp in page if stamp == last} | (
+            seen_at_lower if last == lower else set()
+        )
+        lower = last
+
+
+def _rest_by_offset(pages: Iterator[Referral], seen: set[str]) -> Iterator[tuple[str, datetime]]:
+    for referral in pages:
+        if referral.id and referral.updated_date_time is not None and referral.id not in seen:
             yield referral.id, referral.updated_date_time.astimezone(UTC)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar, cast
+from urllib.parse import urlencode
 
 import requests
 from simple_salesforce.api import Salesforce, SFType
@@ -212,10 +213,11 @@ class SalesforceClient:
     def changed_opportunities(
         self, since: datetime, until: datetime | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Id and SystemModstamp of every Sync-flagged opportunity saved at or after `since`
+        """Id, SystemModstamp and Referral Id of every Sync-flagged opportunity saved at or after `since`
         (and at or before `until`), oldest first, ties by Id; pages are followed lazily."""
         soql = format_soql(
-            f"SELECT Id, SystemModstamp FROM Opportunity WHERE {f.SYNC} = true AND SystemModstamp >= {{}}",  # noqa: S608 - SOQL; values go through format_soql
+            f"SELECT Id, SystemModstamp, {f.REFERRAL_ID} FROM Opportunity "  # noqa: S608 - SOQL; values go through format_soql
+            f"WHERE {f.SYNC} = true AND SystemModstamp >= {{}}",
             _aware(since),
         )
         if until is not None:
@@ -226,6 +228,38 @@ class SalesforceClient:
         """The opportunity with account, contact roles (with contacts) and solutions, in one query."""
         soql = opportunity_select(self.settings) + format_soql(" WHERE Id = {} LIMIT 1", opportunity_id)
         return self._with_record_id(opportunity_id, lambda: self._first(soql))
+
+    def update_opportunity_and_read(
+        self, opportunity_id: str, fields: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Update the opportunity and read it back (as `get_opportunity` does) in ONE API call, through
+        the /composite resource: the caller learns the SystemModstamp its own write produced."""
+        base = f"/services/data/v{self.settings.sf_api_version}"
+        soql = opportunity_select(self.settings) + format_soql(" WHERE Id = {} LIMIT 1", opportunity_id)
+        payload = {
+            "allOrNone": True,
+            "compositeRequest": [
+                {
+                    "method": "PATCH",
+                    "url": f"{base}/sobjects/{f.OPPORTUNITY}/{opportunity_id}",
+                    "referenceId": "update",
+                    "body": fields,
+                },
+                {"method": "GET", "url": f"{base}/query?{urlencode({'q': soql})}", "referenceId": "read"},
+            ],
+        }
+        answer = self._call(
+            "composite",
+            lambda sf: sf.restful("composite", method="POST", json=payload),
+            record_id=opportunity_id,
+        )
+        update, read = (answer or {}).get("compositeResponse", [{}, {}])
+        if int(update.get("httpStatusCode", 500)) >= 300:
+            raise classify(int(update.get("httpStatusCode", 500)), update.get("body")).error(
+                record_id=opportunity_id
+            )
+        records = (read.get("body") or {}).get("records") or []
+        return dict(records[0]) if records else None
 
     def get_opportunity_by_referral_id(self, referral_id: str) -> dict[str, Any] | None:
         soql = opportunity_select(self.settings) + format_soql(

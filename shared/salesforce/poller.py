@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 
 from shared import clients
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
+from shared.salesforce import fields as f
 from shared.salesforce.client import SalesforceClient
-from shared.salesforce.poll_window import plan, window_start
-from shared.store import job_queue, watermarks
+from shared.salesforce.poll_window import parse_stamp, plan, window_start
+from shared.store import job_queue, links, watermarks
 from shared.store.clients import queue_client
 from shared.sync.jobs import JobSource, RecordKind, SyncJob
 from shared.telemetry import record_poll, record_queue_depths
@@ -32,6 +33,14 @@ class PollResult:
 
 def _api_calls(client: SalesforceClient) -> int:
     return sum(count for kind, count in client.call_counts.items() if kind != "token")
+
+
+def _own_write(settings: Settings, referral_id: str | None, stamp: datetime) -> bool:
+    """This version of the opportunity is the one our last sync wrote and left exactly as synced."""
+    if not referral_id:
+        return False
+    link = links.get(settings, referral_id)
+    return bool(link and link.sf_stamp and parse_stamp(link.sf_stamp) == stamp)
 
 
 def poll_once(
@@ -55,9 +64,11 @@ def poll_once(
     )
     rows = list(client.changed_opportunities(since))
     decided = plan(rows, mark.value, mark.seen, overlap_seconds=settings.sf_poll_overlap_seconds)
+    referral_ids = {str(row["Id"]): row.get(f.REFERRAL_ID) for row in rows}
     jobs = [
         SyncJob(kind=RecordKind.OPPORTUNITY, record_id=rid, source=JobSource.POLL, observed_at=stamp)
         for rid, stamp in decided.to_enqueue.items()
+        if not _own_write(settings, referral_ids.get(rid), stamp)
     ]
     enqueued = enqueue(settings, jobs) if jobs else 0
     after = mark.value

@@ -36,6 +36,9 @@ class Link:
     note_digests: tuple[str, ...] = ()
     last_outcome: str = ""
     synced_at: datetime | None = None
+    sf_stamp: str | None = None
+    """SystemModstamp our last write gave the opportunity, when it left it exactly as synced: the
+    poller skips that version (the echo of our own write) without an API call."""
     etag: str | None = None
 
     def with_audit(self, line: str) -> Link:
@@ -55,6 +58,7 @@ def _to_entity(link: Link) -> dict[str, Any]:
         "AuditLines": json.dumps(list(link.audit_lines), ensure_ascii=False),
         "NoteDigests": json.dumps(list(link.note_digests)),
         "LastOutcome": link.last_outcome,
+        "SfStamp": link.sf_stamp or "",
         # Always the time of this save: the engine compares it with when it read the opportunity.
         "SyncedAt": datetime.now(UTC),
     }
@@ -68,6 +72,7 @@ def _from_entity(entity: Any) -> Link:
         audit_lines=tuple(json.loads(entity.get("AuditLines") or "[]")),
         note_digests=tuple(json.loads(entity.get("NoteDigests") or "[]")),
         last_outcome=entity.get("LastOutcome", ""),
+        sf_stamp=entity.get("SfStamp") or None,
         synced_at=entity.get("SyncedAt"),
         etag=entity.metadata.get("etag"),
     )

@@ -316,23 +316,22 @@ class SyncEngine:
             pc_deal = deal_from_partner_center(referral.to_wire())
             snapshot = _snapshot_after_create(deal, pc_deal, opportunity_id)
             line = _audit_line(True, f"referral {referral.id} created in Partner Center")
-            link = links.save(
-                self.settings,
-                Link(referral_id=referral.id, opportunity_id=opportunity_id, snapshot=snapshot).with_audit(
-                    line
-                ),
+            link = Link(referral_id=referral.id, opportunity_id=opportunity_id, snapshot=snapshot).with_audit(
+                line
             )
-        fields = {
-            F.REFERRAL_ID: referral.id,
-            F.REFERRAL_LINK: self.settings.pc_portal_referral_url.format(id=referral.id),
-            **salesforce_opportunity_fields(
-                {"status": pc_deal.status, "substatus": pc_deal.substatus},
-                self.settings,
-                current_stage=opp.get("StageName"),
-            ),
-        }
-        fields.pop("StageName", None)  # the seller's stage stays as it is on create
-        self._finish_salesforce(opp, fields, link, ok=True)
+            fields = {
+                F.REFERRAL_ID: referral.id,
+                F.REFERRAL_LINK: self.settings.pc_portal_referral_url.format(id=referral.id),
+                **salesforce_opportunity_fields(
+                    {"status": pc_deal.status, "substatus": pc_deal.substatus},
+                    self.settings,
+                    current_stage=opp.get("StageName"),
+                ),
+            }
+            fields.pop("StageName", None)  # the seller's stage stays as it is on create
+            # A crash before the link is saved is recovered by the externalReferenceId lookup above.
+            fresh = self._finish_salesforce(opp, fields, link, ok=True)
+            links.save(self.settings, replace(link, sf_stamp=self._own_stamp(fresh, link)))
         return SyncResult(
             Outcome.OK,
             Direction.SF_TO_PC,
@@ -397,12 +396,13 @@ class SyncEngine:
         if direction is Direction.NONE:
             # The mark may still need fixing (e.g. a ✖ left from a failure the seller has since fixed).
             refresh = bool(anchor) or self._mark_needs(opp, ok=True)
+            changed_link = link.snapshot != result.merged or link.opportunity_id != opportunity_id
+            link = replace(link, snapshot=result.merged, opportunity_id=opportunity_id)
             if refresh:
-                self._finish_salesforce(opp, anchor, link, ok=True)
-            if refresh or link.snapshot != result.merged or link.opportunity_id != opportunity_id:
-                links.save(
-                    self.settings, replace(link, snapshot=result.merged, opportunity_id=opportunity_id)
-                )
+                fresh = self._finish_salesforce(opp, anchor, link, ok=True)
+                link = replace(link, sf_stamp=self._own_stamp(fresh, link))
+            if refresh or changed_link:
+                links.save(self.settings, link)
             if refresh:
                 return SyncResult(
                     Outcome.OK, Direction.PC_TO_SF, "link and mark refreshed", referral.id, opportunity_id
@@ -430,8 +430,8 @@ class SyncEngine:
             link = link.with_notes(new_digests).with_audit(_audit_line(True, text))
             # Salesforce first, the link last: a worker that read the opportunity before this write
             # sees the link saved after its read, and reads again (see _from_opportunity).
-            self._finish_salesforce(opp, sf_fields, link, ok=True)
-            link = links.save(self.settings, link)
+            fresh = self._finish_salesforce(opp, sf_fields, link, ok=True)
+            link = links.save(self.settings, replace(link, sf_stamp=self._own_stamp(fresh, link)))
         except PermanentError as exc:
             # E.g. a validation rule of the partner's org: Partner Center's side stays written, and
             # the next sync finds both sides equal there.
@@ -458,10 +458,29 @@ class SyncEngine:
         name = str(opp.get("Name") or "")
         return name != with_mark(strip_mark(name), ok, self.settings)
 
+    def _own_stamp(self, fresh: dict[str, Any] | None, link: Link) -> str | None:
+        """The SystemModstamp of the version we just wrote, if it holds exactly what was synced
+        (then its echo in the next poll can be skipped); None when someone else's edit is in it too."""
+        if fresh is None:
+            return link.sf_stamp
+        values = {
+            **deal_from_salesforce(fresh, self.settings).comparable(),
+            "referral_id": link.referral_id,
+            "opportunity_id": str(fresh["Id"]),
+        }
+        if (
+            _unchanged(values, link)
+            and not self._anchor_fields(fresh, link.referral_id)
+            and not self._mark_needs(fresh, ok=True)
+        ):
+            return str(fresh.get("SystemModstamp") or "") or None
+        return None
+
     def _finish_salesforce(
         self, opp: dict[str, Any], fields: dict[str, Any], link: Link | None, *, ok: bool
-    ) -> None:
-        """One opportunity write: the changed fields, the ✔/✖ mark and the Audit field."""
+    ) -> dict[str, Any] | None:
+        """One opportunity write: the changed fields, the ✔/✖ mark and the Audit field. Returns the
+        opportunity as written (read back in the same API call), or None when nothing changed."""
         fields = dict(fields)
         name = str(fields.get("Name") or strip_mark(str(opp.get("Name") or "")))
         if self.settings.check_mark_in_name:
@@ -471,8 +490,9 @@ class SyncEngine:
         if link is not None:
             fields[F.AUDIT] = _audit_text(link.audit_lines, self.settings.audit_field_max_chars)
         fields = {k: v for k, v in fields.items() if opp.get(k) != v}
-        if fields:
-            self.sf.update_opportunity(str(opp["Id"]), fields)
+        if not fields:
+            return None
+        return self.sf.update_opportunity_and_read(str(opp["Id"]), fields)
 
     def _fail(
         self, opp: dict[str, Any], reason: str, direction: Direction, *, link: Link | None = None

@@ -196,3 +196,24 @@ def test_a_second_salesforce_backfill_in_the_same_second_enqueues_nothing(ops_se
 
     assert json.loads(again.stdout)["sources"][0]["enqueued"] == 0
     assert queued(ops_settings) == 0
+
+
+def test_referrals_updated_behind_the_cursor_while_streaming_are_not_skipped(ops_settings, pc_control):
+    """The syncs a backfill starts update referrals it has already read; offset paging would then
+    skip the ones that shift into the gap. Keyset paging does not."""
+    from shared.ops.backfill import _referral_changes
+    from shared.ops.clients import OpsClients
+
+    pc_control.seed(250)
+    until = datetime.now(UTC)
+    seen: list[str] = []
+    with OpsClients(ops_settings) as clients:
+        for referral_id, _ in _referral_changes(clients, datetime(2000, 1, 1, tzinfo=UTC), until):
+            seen.append(referral_id)
+            if len(seen) % 100 == 0:  # after each page, "sync" (update) every referral read so far
+                for done in seen[-100:]:
+                    pc_control.update_as_microsoft(
+                        done, [{"op": "replace", "path": "/details/notes", "value": "synced"}]
+                    )
+    assert len(seen) == 250
+    assert len(set(seen)) == 250

@@ -268,3 +268,22 @@ def test_api_usage_is_read_and_slows_calls_above_the_threshold(client, sf_contro
     client.get_stages()
     assert client.api_usage[0] > 95_000
     assert len(client.slept) == 1 and client.slept[0] > 0
+
+
+def test_update_and_read_back_is_one_composite_call_returning_the_new_stamp(client, sf_control):
+    opp = sf_control.create_opportunity("Composite", sync=True)
+    before = sf_control.record("Opportunity", opp)["SystemModstamp"]
+    record = client.update_opportunity_and_read(opp, {"Amount": 4321.0, f.AUDIT: "line"})
+    assert record is not None
+    assert (record["Amount"], record[f.AUDIT]) == (4321.0, "line")
+    assert record["SystemModstamp"] == sf_control.record("Opportunity", opp)["SystemModstamp"] != before
+    assert {k: v for k, v in client.call_counts.items() if k != "token"} == {"composite": 1}
+    assert sf_control.counters().get("composite") == 1
+
+
+def test_a_refused_update_in_a_composite_call_raises_and_changes_nothing(client, sf_control):
+    opp = sf_control.create_opportunity("Composite", sync=True, amount=10.0)
+    sf_control.add_validation_rule("Opportunity", "Amount", 666, "not that amount")
+    with pytest.raises(PermanentError, match="not that amount"):
+        client.update_opportunity_and_read(opp, {"Amount": 666.0})
+    assert sf_control.record("Opportunity", opp)["Amount"] == 10.0
