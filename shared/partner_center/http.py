@@ -97,6 +97,7 @@ class RetryPolicy:
     max_retries: int = 4
     base_delay: float = 0.5
     max_delay: float = 60.0
+    max_inline_wait: float = 5.0
     rng: random.Random = field(default_factory=random.Random)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
@@ -227,7 +228,9 @@ class ApiCaller:
                 continue
             if action is Action.RETRY and (idempotent or not_yet_processed(status, error)):
                 retry_after = parse_retry_after(response.headers.get("Retry-After")) if response else None
-                if attempt < self._policy.max_retries:
+                # A long Retry-After is not slept through here: the job is parked on the queue with
+                # that delay instead, so a worker (and the deal's claim) is not held for minutes.
+                if attempt < self._policy.max_retries and (retry_after or 0) <= self._policy.max_inline_wait:
                     wait = self._policy.delay(attempt, retry_after)
                     log.warning(
                         "%s %s: retrying in %.2fs (request %s)", self._provider, label, wait, request_id

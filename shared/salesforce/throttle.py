@@ -10,7 +10,7 @@ _USAGE = re.compile(r"(?:^|[;\s])api-usage=(\d+)/(\d+)")
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 20.0
 # Waits longer than this are not slept inside one call; the job is handed back with the delay instead.
-MAX_INLINE_WAIT_SECONDS = 30.0
+MAX_INLINE_WAIT_SECONDS = 5.0
 SLOWDOWN_MIN_SECONDS = 0.25
 SLOWDOWN_MAX_SECONDS = 5.0
 

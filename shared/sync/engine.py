@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +49,7 @@ log = logging.getLogger("cosell_sync.engine")
 _RACE_ATTEMPTS = 4
 _RELATED_EVENTS = ("related-referral-created", "related-referral-updated")
 _QUEUE_RETRY_THRESHOLD_S = 10.0  # longer waits are re-enqueued instead of holding a worker
+_CLAIM_TTL_S = 60  # each API write retries inline for well under half of this
 _STALE_MARGIN = timedelta(seconds=1)  # clock skew between instances (NTP keeps it far below)
 
 
@@ -155,6 +158,24 @@ class SyncEngine:
         self.pc = pc
         self.sf = sf
         self.policy = OwnerPolicy.from_settings(settings)
+        self._write_deadlines: list[float] = []
+
+    @contextmanager
+    def _hold(self, key: str) -> Iterator[None]:
+        """Hold the deal's claim. A claim expires (so a dead worker cannot block a deal forever);
+        writes are only started while it is young enough to outlive them (`_check_claim`)."""
+        with claims.claim(self.settings, key, ttl_seconds=_CLAIM_TTL_S):
+            self._write_deadlines.append(time.monotonic() + _CLAIM_TTL_S / 2)
+            try:
+                yield
+            finally:
+                self._write_deadlines.pop()
+
+    def _check_claim(self) -> None:
+        """Refuse to start a write once the claim is half-way to expiry: another worker may take it
+        over at expiry, and a write started later could land after that worker's (a lost update)."""
+        if self._write_deadlines and time.monotonic() > min(self._write_deadlines):
+            raise TransientError("the sync took too long to write safely; it runs again with fresh reads")
 
     # ------------------------------------------------------------------ dispatch
     def run(self, job: SyncJob) -> SyncResult:
@@ -194,7 +215,7 @@ class SyncEngine:
             # A referral we created before crashing (or before the Referral Id write landed): adopt it.
             assert existing.id
             referral_id = existing.id
-        with claims.claim(self.settings, f"ref-{referral_id}"):
+        with self._hold(f"ref-{referral_id}"):
             link = links.get(self.settings, referral_id)
             if not opp.get(F.SYNC) and link is None:
                 return SyncResult(
@@ -243,7 +264,7 @@ class SyncEngine:
 
     def _from_referral(self, referral_id: str) -> SyncResult:
         # The claim comes first, so everything read below is fresh for the writes that follow.
-        with claims.claim(self.settings, f"ref-{referral_id}"):
+        with self._hold(f"ref-{referral_id}"):
             try:
                 referral = self.pc.get_referral(referral_id)
             except PermanentError as exc:
@@ -299,14 +320,15 @@ class SyncEngine:
         problems = validate_for_create(deal)
         if problems:
             return self._fail(opp, "cannot create the referral: " + "; ".join(problems), Direction.SF_TO_PC)
-        with claims.claim(self.settings, f"opp-{opportunity_id}"):
+        with self._hold(f"opp-{opportunity_id}"):
             # Re-check under the claim: another worker may have created it a moment ago.
             existing = self.pc.find_by_external_reference(opportunity_id)
             if existing is not None and existing.id:
-                with claims.claim(self.settings, f"ref-{existing.id}"):
+                with self._hold(f"ref-{existing.id}"):
                     link = links.get(self.settings, existing.id)
                     return self._sync_pair(existing, opp, origin="salesforce", link=link)
             try:
+                self._check_claim()
                 referral = self.pc.create_referral(partner_center_create_body(deal, self.settings))
             except PermanentError as exc:
                 return self._fail(
@@ -351,6 +373,7 @@ class SyncEngine:
                 Outcome.SKIPPED, Direction.PC_TO_SF, "lead, not co-sell (SYNC_COSELL_ONLY=Yes)", referral.id
             )
         deal = deal_from_partner_center(wire)
+        self._check_claim()
         opportunity_id, close_date = create_opportunity(self.sf, deal, referral, self.settings)
         digests = (note_digest(deal.notes),) if deal.notes else ()
         snapshot = {**deal.comparable(), "opportunity_id": opportunity_id}
@@ -411,6 +434,7 @@ class SyncEngine:
 
         if plan.operations:
             try:
+                self._check_claim()
                 referral = self.pc.update_referral(referral.id, list(plan.operations), etag=referral.e_tag)
             except PermanentError as exc:
                 return self._fail(
@@ -420,6 +444,7 @@ class SyncEngine:
         new_digests: tuple[str, ...] = ()
         changed = tuple(sorted({*result.to_partner_center, *result.to_salesforce}))
         try:
+            self._check_claim()
             if result.to_salesforce:
                 changed_fields, new_digests = apply_salesforce_changes(
                     self.sf, opp, result.to_salesforce, self.settings, known_note_digests=link.note_digests
@@ -492,6 +517,7 @@ class SyncEngine:
         fields = {k: v for k, v in fields.items() if opp.get(k) != v}
         if not fields:
             return None
+        self._check_claim()
         return self.sf.update_opportunity_and_read(str(opp["Id"]), fields)
 
     def _fail(
