@@ -31,7 +31,7 @@ def claim(
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            _take(settings, key, ttl_seconds)
+            etag = _take(settings, key, ttl_seconds)
             break
         except TransientError:
             if time.monotonic() >= deadline:
@@ -40,17 +40,22 @@ def claim(
     try:
         yield
     finally:
-        with suppress(ResourceNotFoundError):
-            table(settings, settings.links_table).delete_entity(f"claim-{key}", _ROW)
+        # Only our own claim: if it expired and another worker took it over, deleting it would let a
+        # third worker in beside that one.
+        with suppress(ResourceNotFoundError, ResourceModifiedError):
+            table(settings, settings.links_table).delete_entity(
+                f"claim-{key}", _ROW, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
 
 
-def _take(settings: Settings, key: str, ttl_seconds: int) -> None:
+def _take(settings: Settings, key: str, ttl_seconds: int) -> str:
+    """Take the claim; returns its ETag (the proof that it is ours when releasing it)."""
     client = table(settings, settings.links_table)
     now = datetime.now(UTC)
     partition = f"claim-{key}"
     entity = {"PartitionKey": partition, "RowKey": _ROW, "Expires": now + timedelta(seconds=ttl_seconds)}
     try:
-        client.create_entity(entity)
+        return str(client.create_entity(entity)["etag"])
     except ResourceExistsError:
         try:
             current = client.get_entity(partition, _ROW)
@@ -59,9 +64,9 @@ def _take(settings: Settings, key: str, ttl_seconds: int) -> None:
         if current["Expires"] > now:
             raise TransientError(f"{key} is being synced by another worker", retry_after=2.0) from None
         try:  # an expired claim of a worker that died: take it over, unless someone else just did
-            client.update_entity(
+            return str(client.update_entity(
                 entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
                 match_condition=MatchConditions.IfNotModified,
-            )  # fmt: skip
+            )["etag"])  # fmt: skip
         except (ResourceModifiedError, ResourceNotFoundError):
             raise TransientError(f"{key} is being synced by another worker", retry_after=1.0) from None
