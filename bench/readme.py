@@ -41,8 +41,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"Measured {results['date']} on {results['machine']} by `make bench` (`python -m bench`), which",
         "writes `bench/results.json` and `bench/results.png`; this file is rendered from that JSON.",
-        "Other engineers' test suites were running on the same 2 cores at the time, so timings are",
-        "conservative."
+        "Sizes are those of the run recorded in the JSON (`backfill` keys, `chaos.config`)."
         + (" **Quick run (smaller sizes), not the reference figures.**" if results.get("quick") else ""),
         "",
         "| figure | measured | goal |",
