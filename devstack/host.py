@@ -155,7 +155,7 @@ class LocalFunctionsHost:
         self.route_prefix = self.host_config.get("extensions", {}).get("http", {}).get("routePrefix", "api")
         self.http_port = http_port or free_port()
         self.environ = dict(os.environ if environ is None else environ)
-        self.functions = [f for f in app.get_functions() if only is None or _name(f) in only]
+        self.functions = [f for f in _indexed(app) if only is None or _name(f) in only]
         self.processing_lease_seconds = processing_lease_seconds
         self.stats = HostStats()
         self._stop = threading.Event()
@@ -427,6 +427,17 @@ class LocalFunctionsHost:
         except Exception:  # a failed timer run is logged; the next run happens on schedule
             log.exception("timer %s failed", name)
             self.stats.count(self.stats.failures, name)
+
+
+_INDEXED: dict[int, list[func.Function]] = {}
+
+
+def _indexed(app: func.FunctionApp) -> list[func.Function]:
+    """The app's functions, indexed once per app as the real host does (indexing the same app twice
+    makes azure-functions report every name as a duplicate)."""
+    if id(app) not in _INDEXED:
+        _INDEXED[id(app)] = list(app.get_functions())
+    return _INDEXED[id(app)]
 
 
 def _trigger(function: func.Function) -> Any:
