@@ -98,6 +98,13 @@ class LocalStack:
         return get_settings()
 
     def start(self) -> LocalStack:
+        try:
+            return self._start()
+        except BaseException:
+            self._exit.close()  # whatever started is stopped, and the environment restored
+            raise
+
+    def _start(self) -> LocalStack:
         self.azurite = self._exit.enter_context(Azurite())
         self.pc_sim = self._exit.enter_context(PartnerCenterSimulator())
         self.sf_sim = self._exit.enter_context(SalesforceSimulator())
