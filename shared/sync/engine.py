@@ -488,16 +488,7 @@ class SyncEngine:
         (then its echo in the next poll can be skipped); None when someone else's edit is in it too."""
         if fresh is None:
             return link.sf_stamp
-        values = {
-            **deal_from_salesforce(fresh, self.settings).comparable(),
-            "referral_id": link.referral_id,
-            "opportunity_id": str(fresh["Id"]),
-        }
-        if (
-            _unchanged(values, link)
-            and not self._anchor_fields(fresh, link.referral_id)
-            and not self._mark_needs(fresh, ok=True)
-        ):
+        if self._salesforce_unchanged(fresh, link, link.referral_id):
             return str(fresh.get("SystemModstamp") or "") or None
         return None
 
