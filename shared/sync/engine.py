@@ -458,8 +458,13 @@ class SyncEngine:
             fresh = self._finish_salesforce(opp, sf_fields, link, ok=True)
             link = links.save(self.settings, replace(link, sf_stamp=self._own_stamp(fresh, link)))
         except PermanentError as exc:
-            # E.g. a validation rule of the partner's org: Partner Center's side stays written, and
-            # the next sync finds both sides equal there.
+            # E.g. a validation rule of the partner's org. Partner Center's side stays written (the
+            # next sync finds both sides equal there); the fields meant for Salesforce keep their
+            # base value, so they are still pending and the next sync tries them again, rather
+            # than the snapshot claiming they landed (a later poll would then push Salesforce's
+            # old value over Partner Center's: a lost update).
+            pending = {key: plan.snapshot.get(key) for key in result.to_salesforce}
+            link = replace(link, snapshot={**result.merged, **pending})
             return self._fail(
                 opp, f"Salesforce refused the update: {exc.message}", Direction.PC_TO_SF, link=link
             )

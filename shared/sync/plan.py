@@ -45,9 +45,7 @@ def plan_pair(
     sf_values = {**sf_deal.comparable(), **ids}
     pc_values = {**deal_from_partner_center(referral.to_wire()).comparable(), **ids}
     if not snapshot:
-        # No snapshot yet (adopting after a crash): the side the record came from is the one that
-        # "changed", so its values win without being reported as conflicts.
-        snapshot = pc_values if origin == "salesforce" else sf_values
+        snapshot = adoption_base(sf_values, pc_values, origin=origin)
     on_hold = opp.get("StageName") == settings.on_hold_stage_name and sf_values.get("status") == "New"
     result = merge(sf_values, pc_values, snapshot, policy, push_to_partner_center=not on_hold)
     problems = list(result.rejected)
@@ -57,3 +55,22 @@ def plan_pair(
         if not problems:
             operations = partner_center_patch(result.to_partner_center, referral.to_wire())
     return PairPlan(sf_deal, snapshot, on_hold, result, tuple(problems), tuple(operations))
+
+
+def adoption_base(
+    sf_values: Mapping[str, Any], pc_values: Mapping[str, Any], *, origin: Origin
+) -> dict[str, Any]:
+    """The merge base for a pair with no snapshot yet (adopted after a crash, or linked by a job that
+    never finished): the side the record came from is the one that "changed", so its values win
+    without being reported as conflicts, except that an empty value never wipes one the other side
+    holds (a referral without a close date must not clear the opportunity's required CloseDate)."""
+    origin_values, other = (sf_values, pc_values) if origin == "salesforce" else (pc_values, sf_values)
+    return {
+        key: origin_values.get(key) if _empty(origin_values.get(key)) else other.get(key)
+        for key in {*origin_values, *other}
+    }
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value in ([], "")
+

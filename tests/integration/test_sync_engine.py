@@ -173,6 +173,48 @@ def test_a_crash_between_referral_create_and_link_save_never_creates_a_second_re
     assert sync.opp(opp)[F.REFERRAL_ID] == sync.referrals_for(opp)[0]["id"]
 
 
+def test_a_referral_adopted_after_an_interrupted_create_keeps_the_close_date_and_later_edits(sync: Sync):
+    """Creating the opportunity of a referral without a close date also writes that date to Partner
+    Center; when that write fails the job is retried with no link yet. The adoption must give
+    Partner Center the date (not clear Salesforce's required CloseDate) and keep Microsoft's edits."""
+    from shared.errors import TransientError
+
+    sync.pcc.seed(1)
+    ref = sync.pcc.referrals()[0]["id"]
+    assert "closingDateTime" not in sync.pcc.referral(ref)["details"]
+    sync.pcc.set_faults(api=[{"status": 503, "count": 50, "endpoint": "PATCH /referrals/{id}"}])
+    with pytest.raises(TransientError):
+        sync.referral(ref, "referral-created")
+    sync.pcc.clear_faults()
+    assert links.get(sync.settings, ref) is None
+    [opp] = sync.opps_for(ref)
+    sync.sfc.edit_opportunity(opp["Id"], CloseDate="2031-09-03")
+    sync.update_referral(ref, [{"op": "replace", "path": "/details/dealValue", "value": 1192095}])
+
+    result = sync.referral(ref)
+
+    assert result.outcome is Outcome.OK, result
+    assert sync.opp(opp["Id"])["Amount"] == 1192095
+    assert sync.pcc.referral(ref)["details"]["closingDateTime"].startswith("2031-09-03")
+    assert sync.opportunity(opp["Id"]).outcome is Outcome.NOOP
+
+
+def test_a_change_salesforce_refuses_stays_pending_and_is_never_reverted_by_a_poll(sync: Sync):
+    opp, ref = sync.linked_pair(amount=1000.0)
+    sync.sfc.add_validation_rule("Opportunity", "Amount", 31337, "Amount 31337 needs finance approval")
+    sync.update_referral(ref, [{"op": "replace", "path": "/details/dealValue", "value": 31337}])
+    assert sync.referral(ref).outcome is Outcome.FAILED
+    sync.sfc.edit_opportunity(opp, Description="seller note")  # any edit: the poll picks the opportunity up
+
+    sync.opportunity(opp)
+
+    assert sync.pcc.referral(ref)["details"]["dealValue"] == 31337, "Salesforce's old value went back"
+    sync.update_referral(ref, [{"op": "replace", "path": "/details/dealValue", "value": 4242}])
+    assert sync.referral(ref).outcome is Outcome.OK
+    assert sync.opp(opp)["Amount"] == 4242
+    assert "✔" in sync.opp(opp)["Name"]
+
+
 def test_two_workers_on_the_same_new_opportunity_create_one_referral(sync: Sync, sf_sim: SalesforceSimulator):
     opp = sync.shared_opportunity()
     results: list[Any] = []

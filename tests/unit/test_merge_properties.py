@@ -16,6 +16,7 @@ from shared.sync.merge import (
     OwnerPolicy,
     merge,
 )
+from shared.sync.plan import adoption_base
 from shared.sync.stages import VALID_STATUSES
 
 STATUSES = [(s, sub) for s, subs in VALID_STATUSES.items() for sub in subs]
@@ -160,3 +161,24 @@ def test_visibility_never_goes_from_true_to_false(case):
     assert result.to_salesforce.get("visible", True) is True
     if sf["visible"] or pc["visible"]:
         assert result.merged["visible"] is True
+
+
+@given(states(), states(), st.sampled_from(["salesforce", "partner_center"]))
+def test_adopting_a_pair_without_a_snapshot_never_lets_an_empty_value_wipe_a_held_one(sf, pc, origin):
+    """A pair linked by a job that never saved its snapshot (a crash, a refused write) is merged
+    against `adoption_base`: the origin's values win, except that emptiness never wins."""
+    base = adoption_base(sf, pc, origin=origin)
+    result = merge(sf, pc, base, OwnerPolicy())
+    origin_values, other = (sf, pc) if origin == "salesforce" else (pc, sf)
+    assert not result.conflicts
+    for name in SYNCED_FIELDS:
+        if name not in OVERRIDABLE or name in STATUS_UNIT or name == "visible":
+            continue  # one-way, merged as a unit, or only ever true: covered by their own tests
+        if _filled(other[name]) and not _filled(origin_values[name]):
+            assert result.merged[name] == other[name], name
+        else:
+            assert result.merged[name] == origin_values[name], name
+
+
+def _filled(value: object) -> bool:
+    return value not in (None, "", [])
