@@ -73,4 +73,3 @@ def adoption_base(
 
 def _empty(value: Any) -> bool:
     return value is None or value in ([], "")
-
