@@ -39,6 +39,10 @@ class Link:
     sf_stamp: str | None = None
     """SystemModstamp our last write gave the opportunity, when it left it exactly as synced: the
     poller skips that version (the echo of our own write) without an API call."""
+    pending: dict[str, dict[str, Any]] | None = None
+    """The writes a sync is about to make ({"salesforce": {...}, "partner_center": {...}}, canonical
+    values), saved before it makes them and cleared with the snapshot after. A job that died in
+    between leaves it here, so the next sync can tell its landed writes (echoes) from new edits."""
     etag: str | None = None
 
     def with_audit(self, line: str) -> Link:
@@ -59,6 +63,7 @@ def _to_entity(link: Link) -> dict[str, Any]:
         "NoteDigests": json.dumps(list(link.note_digests)),
         "LastOutcome": link.last_outcome,
         "SfStamp": link.sf_stamp or "",
+        "Pending": json.dumps(link.pending, sort_keys=True, ensure_ascii=False) if link.pending else "",
         # Always the time of this save: the engine compares it with when it read the opportunity.
         "SyncedAt": datetime.now(UTC),
     }
@@ -74,6 +79,7 @@ def _from_entity(entity: Any) -> Link:
         last_outcome=entity.get("LastOutcome", ""),
         sf_stamp=entity.get("SfStamp") or None,
         synced_at=entity.get("SyncedAt"),
+        pending=json.loads(entity["Pending"]) if entity.get("Pending") else None,
         etag=entity.metadata.get("etag"),
     )
 

@@ -227,7 +227,7 @@ class SyncEngine:
                 opp, _ = self._read_opportunity(opportunity_id)
                 if opp is None:
                     return SyncResult(Outcome.SKIPPED, Direction.NONE, "opportunity not found", referral_id)
-            if link is not None and self._salesforce_unchanged(opp, link, referral_id):
+            if link is not None and not link.pending and self._salesforce_unchanged(opp, link, referral_id):
                 # Typically the echo of our own write. Partner Center's changes reach us by webhook
                 # (and reconcile), so there is nothing to push and no need to read the referral.
                 return SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral_id, opportunity_id)
@@ -274,7 +274,12 @@ class SyncEngine:
                     )
                 raise
             link = links.get(self.settings, referral_id)
-            if link is not None and link.opportunity_id and _unchanged(_pc_values(referral, link), link):
+            if (
+                link is not None
+                and link.opportunity_id
+                and not link.pending
+                and _unchanged(_pc_values(referral, link), link)
+            ):
                 # The echo of our own write, or a change of nothing we sync: Salesforce's changes reach
                 # us through the poll, so there is no need to read the opportunity.
                 return SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral_id, link.opportunity_id)
@@ -384,7 +389,7 @@ class SyncEngine:
             self.pc.update_referral(referral.id, operations, etag=referral.e_tag)
             snapshot["close_date"] = close_date
         line = _audit_line(True, f"opportunity created from referral {referral.id}")
-        base = link or Link(referral_id=referral.id)
+        base = replace(link, pending=None) if link else Link(referral_id=referral.id)
         links.save(
             self.settings,
             replace(base, opportunity_id=opportunity_id, snapshot=snapshot)
@@ -404,8 +409,9 @@ class SyncEngine:
         assert referral.id
         opportunity_id = str(opp["Id"])
         plan = plan_pair(
-            self.settings, self.policy, referral, opp, link.snapshot if link else None, origin=origin
-        )
+            self.settings, self.policy, referral, opp, link.snapshot if link else None,
+            origin=origin, pending=link.pending if link else None,
+        )  # fmt: skip
         link = link or Link(referral_id=referral.id, opportunity_id=opportunity_id)
         result = plan.result
         if plan.problems:
@@ -419,8 +425,10 @@ class SyncEngine:
         if direction is Direction.NONE:
             # The mark may still need fixing (e.g. a ✖ left from a failure the seller has since fixed).
             refresh = bool(anchor) or self._mark_needs(opp, ok=True)
-            changed_link = link.snapshot != result.merged or link.opportunity_id != opportunity_id
-            link = replace(link, snapshot=result.merged, opportunity_id=opportunity_id)
+            changed_link = (
+                link.snapshot != result.merged or link.opportunity_id != opportunity_id or bool(link.pending)
+            )
+            link = replace(link, snapshot=result.merged, opportunity_id=opportunity_id, pending=None)
             if refresh:
                 fresh = self._finish_salesforce(opp, anchor, link, ok=True)
                 link = replace(link, sf_stamp=self._own_stamp(fresh, link))
@@ -432,6 +440,13 @@ class SyncEngine:
                 )
             return SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral.id, opportunity_id)
 
+        # Write-ahead: should this job die between its writes and the snapshot save below, the next
+        # sync still tells the writes that landed (our echoes) from edits made since.
+        intent = {"salesforce": result.to_salesforce, "partner_center": result.to_partner_center}
+        link = links.save(
+            self.settings,
+            replace(link, snapshot=dict(plan.snapshot), pending=intent, opportunity_id=opportunity_id),
+        )
         if plan.operations:
             try:
                 self._check_claim()
@@ -451,7 +466,7 @@ class SyncEngine:
                 )
                 sf_fields.update(changed_fields)
             text = _describe(direction, changed, result)
-            link = replace(link, snapshot=result.merged, opportunity_id=opportunity_id, last_outcome="ok")
+            link = replace(link, snapshot=result.merged, pending=None, last_outcome="ok")
             link = link.with_notes(new_digests).with_audit(_audit_line(True, text))
             # Salesforce first, the link last: a worker that read the opportunity before this write
             # sees the link saved after its read, and reads again (see _from_opportunity).
@@ -540,7 +555,9 @@ class SyncEngine:
                 log.error("could not even report the failure on %s: %s", opportunity_id, exc)
             if link is not None:
                 with contextlib.suppress(ConflictError):
-                    links.save(self.settings, replace(link.with_audit(line), last_outcome="failed"))
+                    links.save(
+                        self.settings, replace(link.with_audit(line), last_outcome="failed", pending=None)
+                    )
         return SyncResult(Outcome.FAILED, direction, "sync failed", referral_id, opportunity_id, error=reason)
 
 

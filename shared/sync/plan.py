@@ -38,6 +38,7 @@ def plan_pair(
     snapshot: Mapping[str, Any] | None,
     *,
     origin: Origin,
+    pending: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> PairPlan:
     assert referral.id
     ids = {"referral_id": referral.id, "opportunity_id": str(opp["Id"])}
@@ -46,6 +47,8 @@ def plan_pair(
     pc_values = {**deal_from_partner_center(referral.to_wire()).comparable(), **ids}
     if not snapshot:
         snapshot = adoption_base(sf_values, pc_values, origin=origin)
+    elif pending:
+        snapshot = base_after_interrupted_sync(snapshot, pending, sf_values, pc_values)
     on_hold = opp.get("StageName") == settings.on_hold_stage_name and sf_values.get("status") == "New"
     result = merge(sf_values, pc_values, snapshot, policy, push_to_partner_center=not on_hold)
     problems = list(result.rejected)
@@ -69,6 +72,25 @@ def adoption_base(
         key: origin_values.get(key) if _empty(origin_values.get(key)) else other.get(key)
         for key in {*origin_values, *other}
     }
+
+
+def base_after_interrupted_sync(
+    snapshot: Mapping[str, Any],
+    pending: Mapping[str, Mapping[str, Any]],
+    sf_values: Mapping[str, Any],
+    pc_values: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The merge base when a sync died between its writes and its snapshot save (`pending` holds what
+    it was writing). A side that holds the value written to it got that write: its value is our
+    echo, not an edit, so the written value is the base there. Otherwise the old snapshot stays the
+    base, so a write that never landed is still pending and an edit made since still counts."""
+    base = dict(snapshot)
+    sides = ((sf_values, pending.get("salesforce") or {}), (pc_values, pending.get("partner_center") or {}))
+    for values, writes in sides:
+        for key, value in writes.items():
+            if values.get(key) == value:
+                base[key] = value
+    return base
 
 
 def _empty(value: Any) -> bool:

@@ -215,6 +215,41 @@ def test_a_change_salesforce_refuses_stays_pending_and_is_never_reverted_by_a_po
     assert "✔" in sync.opp(opp)["Name"]
 
 
+@pytest.mark.parametrize("crash_on_save", [1, 2], ids=["before-any-write", "after-both-writes"])
+def test_a_worker_dying_between_its_writes_and_the_snapshot_save_loses_no_later_edit(
+    sync: Sync, monkeypatch: pytest.MonkeyPatch, crash_on_save: int
+):
+    """Save 1 is the write-ahead intent, save 2 the snapshot: a job killed at either point must not
+    turn its own landed write into a "Salesforce edit" that beats Microsoft's next change."""
+    opp, ref = sync.linked_pair(amount=1000.0)
+    sync.update_referral(ref, [{"op": "replace", "path": "/details/dealValue", "value": 2000}])
+    real_save = links.save
+    saves = 0
+
+    def dies(*args: Any, **kwargs: Any) -> Any:
+        nonlocal saves
+        saves += 1
+        if saves == crash_on_save:
+            raise RuntimeError("worker killed")
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(links, "save", dies)
+    with pytest.raises(RuntimeError):
+        sync.referral(ref)
+    monkeypatch.setattr(links, "save", real_save)
+    assert sync.opp(opp)["Amount"] == (2000 if crash_on_save == 2 else 1000)
+    sync.update_referral(ref, [{"op": "replace", "path": "/details/dealValue", "value": 3000}])
+    sync.sfc.edit_opportunity(opp, CloseDate="2031-01-31")  # the seller edits too: the poll runs
+
+    assert sync.opportunity(opp).outcome is Outcome.OK
+    sync.referral(ref)
+
+    assert sync.pcc.referral(ref)["details"]["dealValue"] == 3000
+    assert sync.opp(opp)["Amount"] == 3000
+    assert sync.pcc.referral(ref)["details"]["closingDateTime"].startswith("2031-01-31")
+    assert links.get(sync.settings, ref).pending is None
+
+
 def test_two_workers_on_the_same_new_opportunity_create_one_referral(sync: Sync, sf_sim: SalesforceSimulator):
     opp = sync.shared_opportunity()
     results: list[Any] = []

@@ -16,7 +16,7 @@ from shared.sync.merge import (
     OwnerPolicy,
     merge,
 )
-from shared.sync.plan import adoption_base
+from shared.sync.plan import adoption_base, base_after_interrupted_sync
 from shared.sync.stages import VALID_STATUSES
 
 STATUSES = [(s, sub) for s, subs in VALID_STATUSES.items() for sub in subs]
@@ -182,3 +182,28 @@ def test_adopting_a_pair_without_a_snapshot_never_lets_an_empty_value_wipe_a_hel
 
 def _filled(value: object) -> bool:
     return value not in (None, "", [])
+
+
+@given(
+    states(),
+    st.sampled_from(["salesforce", "partner_center"]),
+    st.sampled_from(["a", "b", "c"]),
+    st.sampled_from(["a", "b", "c"]),
+    st.booleans(),
+)
+def test_after_an_interrupted_sync_the_source_side_edit_since_always_wins(
+    snapshot, target, written, source_now, landed
+):
+    """A sync wrote `written` to `target` (or died before it landed) and never saved its snapshot;
+    meanwhile the source side moved on to `source_now`. The next merge must end on the source's
+    current value: a landed write is our echo, never an edit that beats the source."""
+    field_name = "name"
+    snapshot = {**snapshot, field_name: "s"}  # the old agreed value, different from every write
+    target_now = written if landed else "s"
+    sf, pc = dict(snapshot), dict(snapshot)
+    (sf if target == "salesforce" else pc)[field_name] = target_now
+    (pc if target == "salesforce" else sf)[field_name] = source_now
+    pending = {target: {field_name: written}}
+    base = base_after_interrupted_sync(snapshot, pending, sf, pc)
+    result = merge(sf, pc, base, OwnerPolicy())
+    assert result.merged[field_name] == source_now
