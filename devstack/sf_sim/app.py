@@ -309,9 +309,17 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
             raise SfError(
                 400, "INVALID_INPUT", f"compositeRequest must hold 1 to {MAX_COMPOSITE} subrequests"
             )
+        queries = sum(1 for sub in subrequests if _counts_as_query(str(sub.get("url", ""))))
+        if queries > MAX_COMPOSITE_QUERIES:
+            raise SfError(
+                400, "INVALID_INPUT",
+                f"A composite request can hold at most {MAX_COMPOSITE_QUERIES} query or collection "
+                "subrequests",
+            )  # fmt: skip
         all_or_none = bool(body.get("allOrNone"))
         before = _snapshot(state.org) if all_or_none else None
         answers: list[dict[str, Any]] = []
+        results: dict[str, Any] = {}  # referenceId -> response body, for @{ref.path} in later subrequests
         failed = False
         for sub in subrequests:
             reference = str(sub.get("referenceId", ""))
@@ -321,21 +329,23 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
                     {"body": halted, "httpHeaders": {}, "httpStatusCode": 400, "referenceId": reference}
                 )
                 continue
-            url = urlsplit(str(sub.get("url", "")))
-            sub_parts = [unquote(p) for p in url.path.split("/")[4:] if p]
-            sub_request = SimpleNamespace(
-                method=str(sub.get("method", "GET")).upper(),
-                query_params=dict(parse_qsl(url.query)),
-                headers=dict(sub.get("httpHeaders") or {}),
-            )
             try:
-                result = _dispatch(sub_request, sub_parts, sub.get("body"), api_version)  # type: ignore[arg-type]
+                url = urlsplit(str(resolve_references(str(sub.get("url", "")), results)))
+                sub_body = resolve_references(sub.get("body"), results)
+                sub_parts = [unquote(p) for p in url.path.split("/")[4:] if p]
+                sub_request = SimpleNamespace(
+                    method=str(sub.get("method", "GET")).upper(),
+                    query_params=dict(parse_qsl(url.query)),
+                    headers=dict(sub.get("httpHeaders") or {}),
+                )
+                result = _dispatch(sub_request, sub_parts, sub_body, api_version)  # type: ignore[arg-type]
             except SfError as exc:
                 failed = True
                 answers.append({"body": exc.body(), "httpHeaders": {}, "httpStatusCode": exc.status,
                                 "referenceId": reference})  # fmt: skip
                 continue
             status, payload = (result.status_code, None) if isinstance(result, Response) else result
+            results[reference] = payload
             answers.append(
                 {"body": payload, "httpHeaders": {}, "httpStatusCode": status, "referenceId": reference}
             )
@@ -746,6 +756,48 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
 
 
 MAX_COMPOSITE = 25
+MAX_COMPOSITE_QUERIES = 5  # of the 25: query, queryAll and sObject Collections subrequests
+_REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
+
+
+def _counts_as_query(url: str) -> bool:
+    parts = [p for p in urlsplit(url).path.split("/") if p][3:]
+    return bool(parts) and (parts[0] in ("query", "queryAll") or parts[:2] == ["composite", "sobjects"])
+
+
+def resolve_references(value: Any, results: dict[str, Any]) -> Any:
+    """Replace `@{referenceId.field[0].field}` in a subrequest's url or body with that value of an
+    earlier subrequest's response (a whole-string reference keeps the value's type)."""
+    if isinstance(value, dict):
+        return {k: resolve_references(v, results) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_references(v, results) for v in value]
+    if not isinstance(value, str) or "@{" not in value:
+        return value
+    whole = _REFERENCE.fullmatch(value)
+    if whole:
+        return _reference_value(whole, results)
+    return _REFERENCE.sub(lambda m: str(_reference_value(m, results)), value)
+
+
+def _reference_value(match: re.Match[str], results: dict[str, Any]) -> Any:
+    reference, path = match.group(1), match.group(2)
+    if reference not in results or results[reference] is None:
+        raise SfError(
+            400, "INVALID_REFERENCE",
+            f"Invalid reference specified. No value for {match.group(0)[2:-1]} found in {reference}",
+        )  # fmt: skip
+    current: Any = results[reference]
+    for step in re.findall(r"\.([A-Za-z0-9_]+)|\[(\d+)\]", path):
+        name, index = step
+        try:
+            current = current[int(index)] if index else current[name]
+        except (KeyError, IndexError, TypeError):
+            raise SfError(
+                400, "INVALID_REFERENCE",
+                f"Invalid reference specified. No value for {match.group(0)[2:-1]} found in {reference}",
+            ) from None  # fmt: skip
+    return current
 
 
 def _check_size(count: int) -> None:

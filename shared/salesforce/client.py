@@ -11,6 +11,7 @@ import base64
 import html
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -83,6 +84,15 @@ def opportunity_select(settings: Settings) -> str:
     names.append(".".join(settings.sf_country_path))
     unique = list(dict.fromkeys(n for n in names if n))
     return f"SELECT {', '.join(unique)}, {CONTACT_ROLE_SUBQUERY}, {SOLUTION_SUBQUERY} FROM Opportunity"  # noqa: S608 - SOQL; values go through format_soql
+
+
+_OPPORTUNITY_ID = re.compile(r"006[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?")
+
+
+def looks_like_opportunity_id(value: str) -> bool:
+    """A 15/18-character opportunity id: anything else (a CRM's own reference in
+    externalReferenceId) would make Salesforce refuse the query (and cost a call)."""
+    return bool(_OPPORTUNITY_ID.fullmatch(value))
 
 
 def note_html(body: str) -> str:
@@ -234,32 +244,49 @@ class SalesforceClient:
     ) -> dict[str, Any] | None:
         """Update the opportunity and read it back (as `get_opportunity` does) in ONE API call, through
         the /composite resource: the caller learns the SystemModstamp its own write produced."""
-        base = f"/services/data/v{self.settings.sf_api_version}"
         soql = opportunity_select(self.settings) + format_soql(" WHERE Id = {} LIMIT 1", opportunity_id)
-        payload = {
-            "allOrNone": True,
-            "compositeRequest": [
+        _, read = self.composite(
+            [
                 {
                     "method": "PATCH",
-                    "url": f"{base}/sobjects/{f.OPPORTUNITY}/{opportunity_id}",
+                    "url": self.api_path(f"sobjects/{f.OPPORTUNITY}/{opportunity_id}"),
                     "referenceId": "update",
                     "body": fields,
                 },
-                {"method": "GET", "url": f"{base}/query?{urlencode({'q': soql})}", "referenceId": "read"},
+                {"method": "GET", "url": self.query_path(soql), "referenceId": "read"},
             ],
-        }
+            record_id=opportunity_id,
+        )
+        records = (read.get("body") or {}).get("records") or []
+        return dict(records[0]) if records else None
+
+    def composite(
+        self, subrequests: list[dict[str, Any]], *, all_or_none: bool = True, record_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to 25 subrequests (at most 5 of them queries) in ONE API call; later ones may refer to
+        earlier results as `@{referenceId.id}`. With `all_or_none` a failing subrequest rolls the
+        others back and its error is raised (classified like any call's)."""
+        payload = {"allOrNone": all_or_none, "compositeRequest": subrequests}
         answer = self._call(
             "composite",
             lambda sf: sf.restful("composite", method="POST", json=payload),
-            record_id=opportunity_id,
+            record_id=record_id,
         )
-        update, read = (answer or {}).get("compositeResponse", [{}, {}])
-        if int(update.get("httpStatusCode", 500)) >= 300:
-            raise classify(int(update.get("httpStatusCode", 500)), update.get("body")).error(
-                record_id=opportunity_id
-            )
-        records = (read.get("body") or {}).get("records") or []
-        return dict(records[0]) if records else None
+        responses: list[dict[str, Any]] = list((answer or {}).get("compositeResponse") or [])
+        if len(responses) != len(subrequests):
+            raise TransientError("incomplete composite response", provider="salesforce", record_id=record_id)
+        failures = [r for r in responses if int(r.get("httpStatusCode", 500)) >= 300]
+        if all_or_none and failures:
+            cause = next((r for r in failures if not _halted(r)), failures[0])
+            verdict = classify(int(cause.get("httpStatusCode", 500)), cause.get("body"))
+            raise verdict.error(record_id=record_id)
+        return responses
+
+    def api_path(self, path: str) -> str:
+        return f"/services/data/v{self.settings.sf_api_version}/{path}"
+
+    def query_path(self, soql: str) -> str:
+        return self.api_path(f"query?{urlencode({'q': soql})}")
 
     def get_opportunity_by_referral_id(self, referral_id: str) -> dict[str, Any] | None:
         soql = opportunity_select(self.settings) + format_soql(
@@ -445,6 +472,14 @@ class SalesforceClient:
         except CosellSyncError as exc:
             exc.record_id = exc.record_id or record_id
             raise
+
+
+def _halted(response: dict[str, Any]) -> bool:
+    """A subrequest rolled back because another one failed (not the failure itself)."""
+    body = response.get("body")
+    return isinstance(body, list) and any(
+        isinstance(e, dict) and e.get("errorCode") == "PROCESSING_HALTED" for e in body
+    )
 
 
 def _aware(value: datetime) -> datetime:

@@ -22,7 +22,7 @@ from shared.errors import ConfigError, ConflictError, PermanentError, TransientE
 from shared.partner_center.client import PartnerCenterClient
 from shared.partner_center.models import Referral
 from shared.salesforce import fields as F
-from shared.salesforce.client import SalesforceClient
+from shared.salesforce.client import SalesforceClient, looks_like_opportunity_id
 from shared.store import audit, claims, job_queue, links
 from shared.store.audit import AuditEntry, Direction, Outcome
 from shared.store.links import Link
@@ -288,8 +288,8 @@ class SyncEngine:
                 opp = self.sf.get_opportunity(link.opportunity_id)
             if opp is None:
                 opp = self.sf.get_opportunity_by_referral_id(referral_id)
-            if opp is None and referral.external_reference_id:
-                candidate = self.sf.get_opportunity(referral.external_reference_id)
+            if opp is None and looks_like_opportunity_id(referral.external_reference_id or ""):
+                candidate = self.sf.get_opportunity(str(referral.external_reference_id))
                 if candidate is not None and candidate.get(F.REFERRAL_ID) in (None, "", referral_id):
                     opp = candidate
             if opp is None:

@@ -12,6 +12,7 @@ from shared.config import Settings
 from shared.partner_center.models import Referral
 from shared.salesforce import fields as F
 from shared.salesforce.client import SalesforceClient
+from shared.salesforce.new_opportunity import NewContact, NewOpportunity, create_with_children
 from shared.sync.canonical import CanonicalDeal, Contact, Solution
 from shared.sync.mapping import (
     salesforce_account_fields,
@@ -105,17 +106,13 @@ def apply_salesforce_changes(
 def create_opportunity(
     sf: SalesforceClient, deal: CanonicalDeal, referral: Referral, settings: Settings
 ) -> tuple[str, str]:
-    """B5: upsert the opportunity by Referral Id (idempotent), with its account, contact roles,
-    solutions and first note. A repeat after a crash finds the opportunity and fills in the rest.
+    """B5: the opportunity with its account, contact roles, solutions and first note: in two API
+    calls (`create_with_children`) when it is new, else stepwise by upsert on Referral Id
+    (idempotent): a repeat after a crash finds the opportunity and fills in the rest.
     Returns the opportunity id and the close date written (Salesforce requires one; a referral may
     have none)."""
     assert referral.id
     values = deal.comparable()
-    account_id = None
-    if deal.customer_name:
-        account_id = sf.find_or_create_account(
-            deal.customer_name, salesforce_account_fields(values, settings)
-        )
     fields = salesforce_opportunity_fields(
         {k: v for k, v in values.items() if k not in ("contacts", "solutions", "referral_id")},
         settings,
@@ -131,9 +128,28 @@ def create_opportunity(
     fields[F.REFERRAL_LINK] = settings.pc_portal_referral_url.format(id=referral.id)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     fields[F.AUDIT] = f"{stamp} ✔ opportunity created from referral {referral.id}"
+    fields = {k: v for k, v in fields.items() if v is not None}
+    new = NewOpportunity(
+        referral_id=referral.id,
+        fields=fields,
+        account_name=deal.customer_name,
+        account_fields=salesforce_account_fields(values, settings),
+        contacts=tuple(
+            NewContact(c["email"], salesforce_contact_fields(c), primary=n == 0)
+            for n, c in enumerate(values["contacts"])
+        ),
+        solutions=tuple(salesforce_solution_fields(s) for s in values["solutions"]),
+        note=(note_title(deal.notes), deal.notes) if deal.notes else None,
+    )
+    created_id = create_with_children(sf, new)
+    if created_id is not None:
+        return created_id, str(fields["CloseDate"])
+    # Stepwise: the opportunity exists already (a repeat) or the graph is too big for one call.
+    account_id = None
+    if deal.customer_name:
+        account_id = sf.find_or_create_account(deal.customer_name, new.account_fields)
     if account_id:
         fields["AccountId"] = account_id
-    fields = {k: v for k, v in fields.items() if v is not None}
     opportunity_id, created = sf.upsert_opportunity_by_referral_id(referral.id, fields)
     current: Mapping[str, Any] = {"Id": opportunity_id, "AccountId": account_id}
     if not created:

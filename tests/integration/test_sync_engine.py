@@ -247,7 +247,8 @@ def test_a_worker_dying_between_its_writes_and_the_snapshot_save_loses_no_later_
     assert sync.pcc.referral(ref)["details"]["dealValue"] == 3000
     assert sync.opp(opp)["Amount"] == 3000
     assert sync.pcc.referral(ref)["details"]["closingDateTime"].startswith("2031-01-31")
-    assert links.get(sync.settings, ref).pending is None
+    link = links.get(sync.settings, ref)
+    assert link is not None and link.pending is None
 
 
 def test_two_workers_on_the_same_new_opportunity_create_one_referral(sync: Sync, sf_sim: SalesforceSimulator):

@@ -1,0 +1,152 @@
+"""Creating an opportunity with its account, contacts, contact roles, solutions and first note in two
+API calls instead of one per record: one /composite of lookups, then one all-or-none /composite of
+writes whose later records refer to the earlier ones (`@{opp.id}`).
+
+All-or-none matters beyond the call count: a crash can no longer leave an opportunity without its
+contact roles or solutions, and a repeat finds either everything or nothing. When the opportunity
+already exists (a repeat after a crash of the stepwise path) or the graph does not fit one call,
+`create_with_children` returns None and the caller takes the stepwise path, which tops up what exists.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+from simple_salesforce.format import format_external_id, format_soql
+
+from shared.salesforce import fields as f
+from shared.salesforce.client import SalesforceClient, note_html
+
+MAX_SUBREQUESTS = 25
+
+
+@dataclass(frozen=True)
+class NewContact:
+    email: str | None
+    fields: dict[str, Any]  # FirstName, LastName, ... (None values are dropped)
+    primary: bool = False
+    role: str = "Business User"
+
+
+@dataclass(frozen=True)
+class NewOpportunity:
+    referral_id: str
+    fields: dict[str, Any]
+    account_name: str | None = None
+    account_fields: dict[str, Any] = field(default_factory=dict)
+    contacts: tuple[NewContact, ...] = ()
+    solutions: tuple[dict[str, Any], ...] = ()
+    note: tuple[str, str] | None = None  # (title, plain text)
+
+
+def create_with_children(sf: SalesforceClient, new: NewOpportunity) -> str | None:
+    """The new opportunity's id, or None when the caller must take the stepwise path."""
+    if _subrequest_count(new) > MAX_SUBREQUESTS:
+        return None
+    existing, account_id, contact_ids = _lookups(sf, new)
+    if existing:
+        return None
+    writes = _Writes(sf)
+    account_ref = account_id
+    if account_ref is None and new.account_name:
+        account_ref = writes.post(f.ACCOUNT, {**_clean(new.account_fields), "Name": new.account_name}, "acct")
+    contact_refs: list[str] = []
+    for number, contact in enumerate(new.contacts):
+        found = contact_ids.get((contact.email or "").lower())
+        if found is None:
+            body = _clean({**contact.fields, "AccountId": account_ref})
+            body.setdefault("LastName", contact.email or "Unknown")
+            found = writes.post("Contact", body, f"contact{number}")
+        contact_refs.append(found)
+    path = format_external_id(f.REFERRAL_ID, new.referral_id)
+    body = {k: v for k, v in new.fields.items() if k.lower() != f.REFERRAL_ID.lower()}
+    if account_ref:
+        body["AccountId"] = account_ref
+    opportunity = writes.add("PATCH", f"sobjects/{f.OPPORTUNITY}/{path}", body, "opp")
+    for contact, contact_ref in zip(new.contacts, contact_refs, strict=True):
+        role = {"OpportunityId": opportunity, "ContactId": contact_ref, "Role": contact.role,
+                "IsPrimary": contact.primary}  # fmt: skip
+        writes.post(f.CONTACT_ROLE, role, f"role{len(writes.requests)}")
+    for number, solution in enumerate(new.solutions):
+        solution_body = {**_clean(solution), f.SOLUTION_OPPORTUNITY: opportunity}
+        name = solution.get(f.SOLUTION_NAME) or solution.get(f.SOLUTION_ID) or "Solution"
+        solution_body.setdefault("Name", str(name)[:80])
+        writes.post(f.SOLUTION, solution_body, f"solution{number}")
+    if new.note:
+        title, text = new.note
+        content = base64.b64encode(note_html(text).encode()).decode()
+        note = writes.post("ContentNote", {"Title": title[:255], "Content": content}, "note")
+        link = {"ContentDocumentId": note, "LinkedEntityId": opportunity, "ShareType": "V",
+                "Visibility": "AllUsers"}  # fmt: skip
+        writes.post("ContentDocumentLink", link, "noteLink")
+    responses = sf.composite(writes.requests, all_or_none=True, record_id=new.referral_id)
+    return str(responses[writes.index("opp")]["body"]["id"])
+
+
+def _subrequest_count(new: NewOpportunity) -> int:
+    return 2 + 2 * len(new.contacts) + len(new.solutions) + (2 if new.note else 0)
+
+
+def _lookups(sf: SalesforceClient, new: NewOpportunity) -> tuple[bool, str | None, dict[str, str]]:
+    """(an opportunity with this Referral Id exists, the matching account's id, contact id by email),
+    in one call of up to three queries."""
+    queries = {
+        "opp": format_soql(
+            f"SELECT Id FROM {f.OPPORTUNITY} WHERE {f.REFERRAL_ID} = {{}} LIMIT 1",  # noqa: S608 - SOQL; values go through format_soql
+            new.referral_id,
+        )
+    }
+    if new.account_name:
+        soql = format_soql("SELECT Id FROM Account WHERE Name = {}", new.account_name)
+        if new.account_fields.get("BillingPostalCode"):
+            soql += format_soql(" AND BillingPostalCode = {}", new.account_fields["BillingPostalCode"])
+        queries["account"] = soql + " ORDER BY CreatedDate LIMIT 1"
+    emails = sorted({c.email.lower() for c in new.contacts if c.email})
+    if emails:
+        queries["contacts"] = format_soql(
+            "SELECT Id, AccountId, Email FROM Contact WHERE Email IN {} ORDER BY CreatedDate LIMIT 200",
+            emails,
+        )
+    requests = [{"method": "GET", "url": sf.query_path(q), "referenceId": k} for k, q in queries.items()]
+    answers = {
+        str(r["referenceId"]): (r.get("body") or {}).get("records") or []
+        for r in sf.composite(requests, all_or_none=False, record_id=new.referral_id)
+    }
+    account = answers.get("account") or []
+    account_id = str(account[0]["Id"]) if account else None
+    contact_ids: dict[str, str] = {}
+    on_account: set[str] = set()  # the oldest contact with the email wins, one on the account first
+    for row in answers.get("contacts") or []:
+        email = str(row.get("Email") or "").lower()
+        same_account = bool(account_id) and str(row.get("AccountId") or "")[:15] == str(account_id)[:15]
+        if email not in contact_ids or (same_account and email not in on_account):
+            contact_ids[email] = str(row["Id"])
+        if same_account:
+            on_account.add(email)
+    return bool(answers.get("opp")), account_id, contact_ids
+
+
+class _Writes:
+    """The write subrequests; `post`/`add` return the `@{ref.id}` that later ones can refer to."""
+
+    def __init__(self, sf: SalesforceClient) -> None:
+        self.sf = sf
+        self.requests: list[dict[str, Any]] = []
+
+    def post(self, sobject: str, body: dict[str, Any], reference: str) -> str:
+        return self.add("POST", f"sobjects/{sobject}", body, reference)
+
+    def add(self, method: str, path: str, body: dict[str, Any], reference: str) -> str:
+        self.requests.append(
+            {"method": method, "url": self.sf.api_path(path), "referenceId": reference, "body": body}
+        )
+        return f"@{{{reference}.id}}"
+
+    def index(self, reference: str) -> int:
+        return next(i for i, r in enumerate(self.requests) if r["referenceId"] == reference)
+
+
+def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
