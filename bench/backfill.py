@@ -17,9 +17,11 @@ import psutil
 
 from bench.common import BenchTimeout, sf_writes, wait_quiet
 from devstack.stack import LocalStack
-from devstack.worker_process import ROOT
+from devstack.worker_process import ROOT, spawn_worker
 
 SAMPLE_SECONDS = 0.5
+# Worker processes draining the queue, as instances would in Azure: one per core of this machine.
+WORKER_PROCESSES = max(2, os.cpu_count() or 1)
 
 
 class CpuSplit:
@@ -47,13 +49,16 @@ def _opportunity_count(stack: LocalStack) -> int:
     return int(response.json()["totalSize"])
 
 
-def measure(records: int, *, timeout: float) -> dict[str, Any]:
-    """One backfill of `records` seeded referrals on a fresh stack."""
+def measure(records: int, *, timeout: float, extra_workers: int = 0) -> dict[str, Any]:
+    """One backfill of `records` seeded referrals on a fresh stack: the backfill process runs a worker
+    host itself; `extra_workers` more worker processes drain the same queue (as more instances would)."""
     with LocalStack(start_host=False) as stack:
         # No HTTP function runs here, so webhook deliveries would only retry against a closed port
         # (and compete with the backfill for the simulators' CPU): drop them.
         stack.pc.set_faults(webhooks={"drop_rate": 1.0})
         stack.pc.seed(records)
+        workers = [spawn_worker(stack.environ, stack.sf_sim.port) for _ in range(extra_workers)]
+        worker_procs = [psutil.Process(w.pid) for w in workers]
         stack.sf.reset_counters()
         stack.pc.reset_counters()
         env = {**os.environ, **stack.environ, "PYTHONPATH": str(ROOT)}
@@ -66,8 +71,12 @@ def measure(records: int, *, timeout: float) -> dict[str, Any]:
         proc = psutil.Process(child.pid)
         assert stack.azurite.process is not None
         azurite = psutil.Process(stack.azurite.process.pid)
-        cpu = CpuSplit(child=proc, simulators=psutil.Process(), azurite=azurite)
+        cpu = CpuSplit(
+            child=proc, simulators=psutil.Process(), azurite=azurite,
+            **{f"worker{n + 2}": p for n, p in enumerate(worker_procs)},
+        )  # fmt: skip
         curve: list[tuple[float, int, float]] = []  # (seconds, records done, child RSS MB)
+        worker_peak = 0.0
         done = 0
         try:
             while done < records:
@@ -78,23 +87,30 @@ def measure(records: int, *, timeout: float) -> dict[str, Any]:
                 curve.append(
                     (round(time.time() - started, 2), done, round(proc.memory_info().rss / 2**20, 1))
                 )
+                for worker in worker_procs:
+                    worker_peak = max(worker_peak, worker.memory_info().rss / 2**20)
             finished = time.time()
             cpu_seconds = cpu.used()
             wait_quiet(stack.settings, stack.pc, stack.sf, quiet_seconds=5.0, timeout=120)
         finally:
             child.terminate()
             out, _ = child.communicate(timeout=60)
+            for worker in workers:
+                worker.stop()
         lines = out.strip().splitlines()
         enqueued_line = next((line for line in lines if line.startswith("enqueued")), "enqueued 0 0")
         peak = json.loads(lines[-1])["peak_rss_mb"]
         seconds = finished - started
         sf = stack.sf.counters()
+        cpu_ms = 1000 * sum(cpu_seconds.values()) / records
         return {
             "records": records,
             "seconds": round(seconds, 2),
             "records_per_s": round(records / seconds, 1),
             "enqueue_seconds": round(float(enqueued_line.split()[2]) - started, 2),
             "peak_rss_mb": peak,
+            "worker_processes": 1 + extra_workers,
+            "extra_worker_peak_rss_mb": round(worker_peak, 1) if workers else None,
             "sf_write_calls_per_record": round(sf_writes(sf) / records, 2),
             "sf_calls_per_record": {
                 k: round(v / records, 2) for k, v in sorted(sf.items()) if k not in ("token", "api_total")
@@ -103,9 +119,12 @@ def measure(records: int, *, timeout: float) -> dict[str, Any]:
                 k: round(v / records, 2) for k, v in sorted(stack.pc.counters().items()) if k != "POST /token"
             },
             "cpu_seconds": cpu_seconds,
+            # Everything here shares this machine's cores: CPU per record bounds the throughput.
+            "cpu_ms_per_record": round(cpu_ms, 1),
+            "cpu_bound_ceiling_records_per_s": round(1000 * (os.cpu_count() or 1) / cpu_ms, 1),
             "curve": curve,
         }
 
 
-def run(sizes: list[int]) -> dict[str, Any]:
-    return {str(n): measure(n, timeout=max(120.0, n / 5)) for n in sizes}
+def run(sizes: list[int], *, worker_processes: int = WORKER_PROCESSES) -> dict[str, Any]:
+    return {str(n): measure(n, timeout=max(120.0, n / 5), extra_workers=worker_processes - 1) for n in sizes}

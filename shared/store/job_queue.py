@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 
@@ -13,6 +14,7 @@ from shared.store.clients import queue_client
 from shared.sync.jobs import SyncJob
 
 _created: set[tuple[str, str]] = set()
+_SEND_THREADS = 8
 
 
 def _ensure(settings: Settings, name: str) -> None:
@@ -25,20 +27,29 @@ def _ensure(settings: Settings, name: str) -> None:
 
 
 def enqueue(settings: Settings, jobs: Iterable[SyncJob], *, delay_seconds: int = 0) -> int:
-    """Send each job; raises TransientError when storage refuses (callers then must not ack)."""
+    """Send each job; raises TransientError when storage refuses (callers then must not ack).
+    A batch is sent over several connections at once: Queue Storage has no batch put, and one
+    message at a time would make a large backfill wait on round trips."""
     client = queue_client(settings, SYNC_QUEUE)
-    sent = 0
+    messages = [job.to_message() for job in jobs]
+
+    def send(message: str) -> None:
+        client.send_message(message, visibility_timeout=delay_seconds or None)
+
     try:
         _ensure(settings, SYNC_QUEUE)
-        for job in jobs:
-            client.send_message(job.to_message(), visibility_timeout=delay_seconds or None)
-            sent += 1
+        if len(messages) == 1:
+            send(messages[0])
+        elif messages:
+            with ThreadPoolExecutor(min(_SEND_THREADS, len(messages)), thread_name_prefix="enqueue") as pool:
+                for _ in pool.map(send, messages):
+                    pass
     except ResourceNotFoundError as exc:
         _created.clear()
         raise TransientError("queue missing; it is created on the next attempt", provider="storage") from exc
     except AzureError as exc:
         raise TransientError(f"could not enqueue: {exc}", provider="storage") from exc
-    return sent
+    return len(messages)
 
 
 def poison_raw(settings: Settings, raw_message: str) -> None:
