@@ -301,23 +301,9 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
             return 200, _composite(body, api_version)
         raise SfError(404, "NOT_FOUND", "The requested resource does not exist")
 
-    def _composite(body: Any, api_version: float) -> dict[str, Any]:
-        """The /composite resource: up to 25 subrequests run in order in one API call; with
-        allOrNone a failure rolls back the earlier ones and halts the rest."""
-        subrequests = body.get("compositeRequest") if isinstance(body, dict) else None
-        if not isinstance(subrequests, list) or not subrequests or len(subrequests) > MAX_COMPOSITE:
-            raise SfError(
-                400, "INVALID_INPUT", f"compositeRequest must hold 1 to {MAX_COMPOSITE} subrequests"
-            )
-        queries = sum(1 for sub in subrequests if _counts_as_query(str(sub.get("url", ""))))
-        if queries > MAX_COMPOSITE_QUERIES:
-            raise SfError(
-                400, "INVALID_INPUT",
-                f"A composite request can hold at most {MAX_COMPOSITE_QUERIES} query or collection "
-                "subrequests",
-            )  # fmt: skip
-        all_or_none = bool(body.get("allOrNone"))
-        before = _snapshot(state.org) if all_or_none else None
+    def _run_subrequests(
+        subrequests: list[dict[str, Any]], api_version: float, *, all_or_none: bool
+    ) -> list[dict[str, Any]]:
         answers: list[dict[str, Any]] = []
         results: dict[str, Any] = {}  # referenceId -> response body, for @{ref.path} in later subrequests
         failed = False
@@ -349,8 +335,28 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
             answers.append(
                 {"body": payload, "httpHeaders": {}, "httpStatusCode": status, "referenceId": reference}
             )
-        if failed and before is not None:
-            _restore(state.org, before)
+        return answers
+
+    def _composite(body: Any, api_version: float) -> dict[str, Any]:
+        """The /composite resource: up to 25 subrequests run in order in one API call; with
+        allOrNone a failure rolls back the earlier ones and halts the rest."""
+        subrequests = body.get("compositeRequest") if isinstance(body, dict) else None
+        if not isinstance(subrequests, list) or not subrequests or len(subrequests) > MAX_COMPOSITE:
+            raise SfError(
+                400, "INVALID_INPUT", f"compositeRequest must hold 1 to {MAX_COMPOSITE} subrequests"
+            )
+        queries = sum(1 for sub in subrequests if _counts_as_query(str(sub.get("url", ""))))
+        if queries > MAX_COMPOSITE_QUERIES:
+            raise SfError(
+                400, "INVALID_INPUT",
+                f"A composite request can hold at most {MAX_COMPOSITE_QUERIES} query or collection "
+                "subrequests",
+            )  # fmt: skip
+        all_or_none = bool(body.get("allOrNone"))
+        with state.org.transaction() as transaction:
+            answers = _run_subrequests(subrequests, api_version, all_or_none=all_or_none)
+            if all_or_none and any(a["httpStatusCode"] >= 300 for a in answers):
+                transaction.rollback()
         return {"compositeResponse": answers}
 
     def _sobjects(  # noqa: PLR0912
@@ -490,8 +496,7 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
         ops: list[Callable[[], str | tuple[str, bool]]], all_or_none: bool, *, with_created: bool
     ) -> list[dict[str, Any]]:
         org = state.org
-        with org.lock:
-            snapshot = _snapshot(org) if all_or_none else None
+        with org.transaction() as transaction:
             results: list[dict[str, Any]] = []
             failed = False
             for op in ops:
@@ -506,8 +511,8 @@ def build_app(state: SimState) -> Starlette:  # noqa: PLR0915
                 if with_created:
                     result["created"] = bool(created)
                 results.append(result)
-            if failed and snapshot is not None:
-                _restore(org, snapshot)
+            if failed and all_or_none:
+                transaction.rollback()
                 rolled = {
                     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
                     "message": "Record rolled back because not all records were valid and the request was "
@@ -807,24 +812,6 @@ def _check_size(count: int) -> None:
             "EXCEEDED_ID_LIMIT",
             f"record limit reached. cannot submit more than {MAX_COLLECTION} records into this call",
         )
-
-
-def _snapshot(org: Org) -> dict[str, Any]:
-    return {
-        "records": {k: dict(v) for k, v in org.records.items()},
-        "recycle": {k: dict(v) for k, v in org.recycle_bin.items()},
-        "index": {k: {v: set(s) for v, s in d.items()} for k, d in org.ext_index.items()},
-        "lookup": {k: {v: set(s) for v, s in d.items()} for k, d in org.lookup_index.items()},
-        "content": dict(org.content),
-    }
-
-
-def _restore(org: Org, snapshot: dict[str, Any]) -> None:
-    org.records = snapshot["records"]
-    org.recycle_bin = snapshot["recycle"]
-    org.ext_index = snapshot["index"]
-    org.lookup_index = snapshot["lookup"]
-    org.content = snapshot["content"]
 
 
 def _endpoint_kind(method: str, parts: list[str]) -> str:

@@ -12,6 +12,7 @@ import itertools
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -101,6 +102,7 @@ class Org:
             self.hidden_fields: set[tuple[str, str]] = set()
             self.locators: dict[str, list[Record]] = {}
             self.content: dict[str, bytes] = {}
+            self._journal: dict[tuple[str, str, str], Any] | None = None
             self.clock_offset = timedelta(0)
             now = self.stamp()
             for user_id, username, name in (
@@ -234,6 +236,48 @@ class Org:
         return [self.records[obj.name.lower()][k] for k in sorted(matches)]
 
     # ------------------------------------------------------------------ writes
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """All-or-none writes (a composite or collection with allOrNone): what changes inside is
+        journalled (the previous version of each touched record), and `rollback()` restores it.
+        Costs what the writes touch, not the size of the org."""
+        with self.lock:
+            if self._journal is not None:  # nested (a collection inside a composite): one journal
+                yield Transaction(self)
+                return
+            self._journal = {}
+            try:
+                yield Transaction(self)
+            finally:
+                self._journal = None
+
+    def _touch(self, store: str, obj: str, key: str) -> None:
+        """Journal a record's version before it changes (inside a transaction)."""
+        if self._journal is None or (store, obj, key) in self._journal:
+            return
+        if store == "content":
+            self._journal[(store, obj, key)] = self.content.get(key)
+            return
+        previous = getattr(self, store)[obj].get(key)
+        self._journal[(store, obj, key)] = dict(previous) if previous is not None else None
+
+    def _rollback(self) -> None:
+        journal, self._journal = self._journal or {}, None
+        for (store, obj, key), previous in reversed(list(journal.items())):
+            if store == "content":
+                if previous is None:
+                    self.content.pop(key, None)
+                else:
+                    self.content[key] = previous
+                continue
+            table = getattr(self, store)[obj]
+            current = table.pop(key, None)
+            if previous is not None:
+                table[key] = previous
+            if store == "records":
+                self._index(self.schema[obj], previous, current)
+        self._journal = {}
+
     def create(self, obj_name: str, data: Record, *, user: str = INTEGRATION_USER_ID) -> str:
         with self.lock:
             obj = self.sobject(obj_name)
@@ -275,6 +319,7 @@ class Org:
             self._derive(obj, record, set(values))
             self._check_rules(obj, record)
             self._check_unique(obj, record, None)
+            self._touch("records", obj.name.lower(), ids.key(rid))
             self.records[obj.name.lower()][ids.key(rid)] = record
             self._index(obj, record, None)
             self._after_write(obj, record, set(values), None)
@@ -303,6 +348,7 @@ class Org:
             now = self.stamp()
             updated.update(LastModifiedDate=now, LastModifiedById=user, SystemModstamp=now)
             self._index(obj, updated, current)
+            self._touch("records", obj.name.lower(), ids.key(record_id))
             self.records[obj.name.lower()][ids.key(record_id)] = updated
             self._after_write(obj, updated, set(values), current)
 
@@ -339,10 +385,13 @@ class Org:
                         if cascade:
                             self._remove(child, rec)
                         else:
+                            self._touch("records", rel.child.lower(), ids.key(rec["Id"]))
                             rec[rel.field] = None
 
     def _remove(self, obj: ObjectDef, record: Record) -> None:
         key = ids.key(record["Id"])
+        self._touch("records", obj.name.lower(), key)
+        self._touch("recycle_bin", obj.name.lower(), key)
         self.records[obj.name.lower()].pop(key, None)
         self._index(obj, None, record)
         gone = dict(record, IsDeleted=True, SystemModstamp=self.stamp())
@@ -586,19 +635,21 @@ class Org:
         self, obj: ObjectDef, record: Record, changed: set[str], previous: Record | None
     ) -> None:
         if obj.name == "OpportunityContactRole" and record.get("IsPrimary"):
-            for other in self.records["opportunitycontactrole"].values():
-                if (
-                    other is not record
-                    and other["OpportunityId"] == record["OpportunityId"]
-                    and other["IsPrimary"]
-                ):
+            roles = self.records["opportunitycontactrole"]
+            siblings = self.lookup_index.get(("opportunitycontactrole", "opportunityid"), {})
+            for key in list(siblings.get(ids.key(str(record["OpportunityId"])), ())):
+                other = roles.get(key)
+                if other is not None and other is not record and other["IsPrimary"]:
+                    self._touch("records", "opportunitycontactrole", key)
                     other["IsPrimary"] = False
         elif obj.name == "ContentNote":
             content = record.pop("Content", None)
             if content is not None:
+                self._touch("content", "", ids.key(record["Id"]))
                 self.content[ids.key(record["Id"])] = content
                 text = html.unescape(re.sub(r"<[^>]+>", " ", content.decode("utf-8", "replace")))
                 record["TextPreview"] = " ".join(text.split())[:255]
+            self._touch("records", "contentdocument", ids.key(record["Id"]))
             self.records["contentdocument"][ids.key(record["Id"])] = {
                 k: record.get(k)
                 for k in (
@@ -686,6 +737,16 @@ class Org:
         return list(table.values())
 
     def _index_hit(self, obj: ObjectDef, condition: Condition | None) -> set[str] | None:
+        if isinstance(condition, InList) and condition.op == "IN" and not condition.negate:
+            hits: set[str] = set()
+            for value in condition.values:
+                if not isinstance(value, str):
+                    return None
+                one = self._index_hit(obj, Compare(condition.field, "=", value))
+                if one is None:
+                    return None
+                hits |= one
+            return hits
         if not (isinstance(condition, Compare) and condition.op == "=" and isinstance(condition.value, str)):
             return None
         path = [p.lower() for p in condition.field.path]
@@ -1027,3 +1088,13 @@ _LOOKUP_FIELDS = {
 def _lookup_key(fdef: FieldDef, value: object) -> str:
     # Lookups compare ids on their 15-character form; text equality is case-insensitive in SOQL.
     return ids.key(str(value)) if fdef.type == "reference" else str(value).lower()
+
+
+class Transaction:
+    """The handle `Org.transaction()` yields."""
+
+    def __init__(self, org: Org) -> None:
+        self.org = org
+
+    def rollback(self) -> None:
+        self.org._rollback()

@@ -122,3 +122,24 @@ def test_references_keep_their_type_when_whole_and_index_into_lists():
     assert resolve_references({"Amount": "@{q.records[0].Amount}"}, results) == {"Amount": 5.0}
     assert resolve_references("/sobjects/Account/@{acct.id}", results) == "/sobjects/Account/001B"
     assert resolve_references(["@{acct.id}", 7], results) == ["001B", 7]
+
+
+def test_a_rolled_back_composite_restores_updates_deletes_and_their_indexes(client, sf_control):
+    opp = sf_control.create_opportunity("Kept", **{f.REFERRAL_ID: "ref-old"})
+    _, role = sf_control.add_contact(opp, email="kept@contoso.example")
+    patch = {"method": "PATCH", "url": client.api_path(f"sobjects/Opportunity/{opp}"), "referenceId": "u",
+             "body": {f.REFERRAL_ID: "ref-new", "Amount": 1.0}}  # fmt: skip
+    delete = {"method": "DELETE", "url": client.api_path(f"sobjects/OpportunityContactRole/{role}"),
+              "referenceId": "d"}  # fmt: skip
+    note = {"method": "POST", "url": client.api_path("sobjects/ContentNote"), "referenceId": "n",
+            "body": {"Title": "gone", "Content": "PHA+eDwvcD4="}}  # fmt: skip
+    bad = {"method": "POST", "url": client.api_path("sobjects/Contact"), "referenceId": "x", "body": {}}
+
+    with pytest.raises(PermanentError, match="LastName"):
+        client.composite([patch, delete, note, bad], all_or_none=True)
+
+    assert client.get_opportunity_by_referral_id("ref-old")["Id"] == opp
+    assert client.get_opportunity_by_referral_id("ref-new") is None
+    assert sf_control.record("Opportunity", opp)["Amount"] != 1.0
+    assert [r["Id"] for r in sf_control.records("OpportunityContactRole")] == [role]
+    assert client.get_note_titles(opp) == set() and sf_control.records("ContentNote") == []
