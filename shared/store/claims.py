@@ -7,13 +7,19 @@ one worker can insert; it expires so a worker that died holding it does not bloc
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceResponseError,
+)
+from azure.data.tables import TableClient, UpdateMode
 
 from shared.config import Settings
 from shared.errors import TransientError
@@ -53,20 +59,41 @@ def _take(settings: Settings, key: str, ttl_seconds: int) -> str:
     client = table(settings, settings.links_table)
     now = datetime.now(UTC)
     partition = f"claim-{key}"
-    entity = {"PartitionKey": partition, "RowKey": _ROW, "Expires": now + timedelta(seconds=ttl_seconds)}
+    owner = uuid.uuid4().hex
+    entity = {
+        "PartitionKey": partition, "RowKey": _ROW, "Expires": now + timedelta(seconds=ttl_seconds),
+        "Owner": owner,
+    }  # fmt: skip
     try:
         return str(client.create_entity(entity)["etag"])
     except ResourceExistsError:
-        try:
-            current = client.get_entity(partition, _ROW)
-        except ResourceNotFoundError:
-            raise TransientError(f"{key} is being synced by another worker", retry_after=1.0) from None
-        if current["Expires"] > now:
-            raise TransientError(f"{key} is being synced by another worker", retry_after=2.0) from None
-        try:  # an expired claim of a worker that died: take it over, unless someone else just did
-            return str(client.update_entity(
-                entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
-                match_condition=MatchConditions.IfNotModified,
-            )["etag"])  # fmt: skip
-        except (ResourceModifiedError, ResourceNotFoundError):
-            raise TransientError(f"{key} is being synced by another worker", retry_after=1.0) from None
+        pass
+    except ServiceResponseError:
+        # The connection broke after the insert was sent: it may have landed. Ours if it carries our
+        # token (else we would wait out our own claim as if another worker held it).
+        return _ours_or_busy(client, partition, key, owner)
+    try:
+        current = client.get_entity(partition, _ROW)
+    except ResourceNotFoundError:
+        raise TransientError(f"{key} is being synced by another worker", retry_after=1.0) from None
+    if current["Expires"] > now:
+        raise TransientError(f"{key} is being synced by another worker", retry_after=2.0) from None
+    try:  # an expired claim of a worker that died: take it over, unless someone else just did
+        return str(client.update_entity(
+            entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+            match_condition=MatchConditions.IfNotModified,
+        )["etag"])  # fmt: skip
+    except (ResourceModifiedError, ResourceNotFoundError):
+        raise TransientError(f"{key} is being synced by another worker", retry_after=1.0) from None
+    except ServiceResponseError:
+        return _ours_or_busy(client, partition, key, owner)
+
+
+def _ours_or_busy(client: TableClient, partition: str, key: str, owner: str) -> str:
+    try:
+        current = client.get_entity(partition, _ROW)
+    except ResourceNotFoundError:
+        raise TransientError(f"claiming {key} failed on a broken connection", retry_after=0.5) from None
+    if current.get("Owner") == owner:
+        return str(current.metadata["etag"])
+    raise TransientError(f"{key} is being synced by another worker", retry_after=1.0)

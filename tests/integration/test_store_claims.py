@@ -33,3 +33,25 @@ def test_the_old_holder_cannot_release_a_claim_taken_over_by_another(settings):
     with pytest.raises(TransientError), claims.claim(settings, "deal-3", wait_seconds=0.1):
         pass
     takeover.__exit__(None, None, None)
+
+
+def test_a_claim_whose_insert_landed_before_the_connection_broke_is_still_ours(settings, monkeypatch):
+    from azure.core.exceptions import ServiceResponseError
+    from azure.data.tables import TableClient
+
+    real_create = TableClient.create_entity
+
+    def lands_then_breaks(self, *args, **kwargs):
+        real_create(self, *args, **kwargs)
+        raise ServiceResponseError("('Connection aborted.', ConnectionResetError(104, 'reset'))")
+
+    monkeypatch.setattr(TableClient, "create_entity", lands_then_breaks)
+    with claims.claim(settings, "deal-9", wait_seconds=0):
+        monkeypatch.undo()
+        with (
+            pytest.raises(TransientError, match="another worker"),
+            claims.claim(settings, "deal-9", wait_seconds=0),
+        ):
+            pass
+    with claims.claim(settings, "deal-9", wait_seconds=0):  # released by its holder: free again
+        pass
