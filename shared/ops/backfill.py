@@ -32,6 +32,10 @@ from shared.sync.jobs import JobSource, RecordKind, SyncJob
 PC_CHECKPOINT = "backfill-partner-center"
 SF_CHECKPOINT = "backfill-salesforce"
 DEFAULT_BATCH = 200
+# Jobs a backfill keeps waiting on the queue at most: live webhook and poll jobs then never queue
+# behind a backlog of thousands, and the run's checkpoint stays close to what is really synced.
+DEFAULT_MAX_QUEUED = 1000
+_ROOM_POLL_SECONDS = 1.0
 _PC_PAGE = 100
 
 Enqueue = Callable[[Settings, Iterable[SyncJob]], int]
@@ -56,6 +60,10 @@ class RunOptions:
     batch_size: int = DEFAULT_BATCH
     enqueue: Enqueue = job_queue.enqueue
     progress: Progress | None = None
+    max_queued: int = DEFAULT_MAX_QUEUED
+    """0 = no limit."""
+    queue_depth: Callable[[Settings], int] = job_queue.depth
+    sleep: Callable[[float], None] = time.sleep
 
 
 @dataclass
@@ -69,6 +77,8 @@ class SourceReport:
     already_done: int = 0
     enqueued: int = 0
     checkpoint: datetime | None = None
+    waited_seconds: float = 0.0
+    """Time spent waiting for the workers to drain the queue below `max_queued`."""
 
 
 @dataclass
@@ -200,6 +210,7 @@ def run_source(
         if not batch:
             return
         if not options.dry_run:
+            report.waited_seconds += wait_for_room(settings, options, len(batch))
             report.enqueued += options.enqueue(settings, batch)
             value, seen = cursor.checkpoint()
             if value is not None:
@@ -222,6 +233,16 @@ def run_source(
     return report
 
 
+def wait_for_room(settings: Settings, options: RunOptions, jobs: int) -> float:
+    """Hold the next batch back while the queue holds `max_queued` jobs or more; returns the wait."""
+    if options.max_queued <= 0:
+        return 0.0
+    started = time.monotonic()
+    while options.queue_depth(settings) + jobs > max(options.max_queued, jobs):
+        options.sleep(_ROOM_POLL_SECONDS)
+    return time.monotonic() - started
+
+
 def backfill(
     settings: Settings,
     clients: OpsClients,
@@ -234,13 +255,14 @@ def backfill(
     enqueue: Enqueue = job_queue.enqueue,
     progress: Progress | None = None,
     now: datetime | None = None,
+    max_queued: int = DEFAULT_MAX_QUEUED,
 ) -> BackfillReport:
     """Enqueue a job for every referral (Partner Center) and Sync = Yes opportunity (Salesforce)
     changed since `since`; see the module docstring for checkpoint and rerun semantics."""
     started = time.monotonic()
     until = now or datetime.now(UTC)
     report = BackfillReport(dry_run=dry_run)
-    options = RunOptions(since, until, dry_run, restart, batch_size, enqueue, progress)
+    options = RunOptions(since, until, dry_run, restart, batch_size, enqueue, progress, max_queued=max_queued)
     if source in (Source.PC, Source.BOTH):
         report.sources.append(
             run_source(

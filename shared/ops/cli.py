@@ -23,7 +23,7 @@ from rich.table import Table
 
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings, load_settings
 from shared.errors import ConfigError, CosellSyncError, redact
-from shared.ops.backfill import BackfillReport, Source, backfill
+from shared.ops.backfill import DEFAULT_MAX_QUEUED, BackfillReport, Source, backfill
 from shared.ops.clients import OpsClients
 from shared.ops.dry_run import DryRunResult, plan_opportunity_sync
 from shared.ops.reconcile import DEFAULT_OVERLAP, reconcile
@@ -214,6 +214,10 @@ def backfill_command(
         bool, typer.Option("--restart", help="Ignore the checkpoint of earlier runs.")
     ] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=5000, help="Jobs per enqueue and checkpoint.")] = 200,
+    max_queued: Annotated[
+        int,
+        typer.Option(min=0, help="Wait while this many jobs are queued (0 = no limit): live jobs stay fast."),
+    ] = DEFAULT_MAX_QUEUED,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Enqueue a job for every referral changed since DATE and every Sync = Yes opportunity;
@@ -233,7 +237,7 @@ def backfill_command(
     with _session(ctx) as (settings, clients), progress:
         report = backfill(
             settings, clients, since=start, source=source, dry_run=dry_run, restart=restart,
-            batch_size=batch_size, progress=advance,
+            batch_size=batch_size, progress=advance, max_queued=max_queued,
         )  # fmt: skip
     rate = report.scanned / report.seconds if report.seconds else 0.0
     if as_json:

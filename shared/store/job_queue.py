@@ -52,6 +52,16 @@ def enqueue(settings: Settings, jobs: Iterable[SyncJob], *, delay_seconds: int =
     return len(messages)
 
 
+def depth(settings: Settings, name: str = SYNC_QUEUE) -> int:
+    """Approximate number of messages waiting (0 when the queue does not exist yet)."""
+    try:
+        return int(queue_client(settings, name).get_queue_properties().approximate_message_count or 0)
+    except ResourceNotFoundError:
+        return 0
+    except AzureError as exc:
+        raise TransientError(f"could not read the queue depth: {exc}", provider="storage") from exc
+
+
 def poison_raw(settings: Settings, raw_message: str) -> None:
     """Put a (decoded) message body unchanged on the poison queue, as the host does after maxDequeueCount."""
     _ensure(settings, POISON_QUEUE)

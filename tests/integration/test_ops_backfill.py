@@ -161,7 +161,7 @@ def peak_rss_of_backfill(settings: Settings, run: str) -> tuple[int, dict[str, A
         "PC_REFRESH_TOKEN": settings.pc_refresh_token.get_secret_value(),
     }
     args = [sys.executable, "-c", MEASURED_CLI, "backfill", "--since", SINCE, "--source", "pc",
-            "--batch-size", "500", "--json"]  # fmt: skip
+            "--batch-size", "500", "--max-queued", "0", "--json"]  # fmt: skip
     done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
         args, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=240, check=False
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared.ops.backfill import Cursor, odata_datetime, stamp_key, start_point
+from shared.ops.backfill import Cursor, RunOptions, odata_datetime, stamp_key, start_point, wait_for_room
 from shared.store.watermarks import Watermark
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -62,3 +62,29 @@ def test_odata_datetimes_are_utc_with_a_z():
     assert (
         odata_datetime(datetime(2025, 3, 1, 13, 0, tzinfo=UTC).astimezone()) == "2025-03-01T13:00:00.000000Z"
     )
+
+
+def _options(depths: list[int], max_queued: int, sleeps: list[float]) -> RunOptions:
+    readings = iter(depths)
+    return RunOptions(
+        since=T0, until=T0, max_queued=max_queued, queue_depth=lambda _settings: next(readings),
+        sleep=sleeps.append,
+    )  # fmt: skip
+
+
+def test_a_batch_waits_until_the_queue_has_room_for_it():
+    sleeps: list[float] = []
+    wait_for_room(None, _options([1200, 900, 800], 1000, sleeps), 200)  # type: ignore[arg-type]
+    assert len(sleeps) == 2
+
+
+def test_a_batch_larger_than_the_limit_waits_for_an_empty_queue_not_forever():
+    sleeps: list[float] = []
+    wait_for_room(None, _options([5, 0], 100, sleeps), 200)  # type: ignore[arg-type]
+    assert len(sleeps) == 1
+
+
+def test_no_limit_never_reads_the_queue():
+    sleeps: list[float] = []
+    wait_for_room(None, _options([], 0, sleeps), 200)  # type: ignore[arg-type]
+    assert sleeps == []
