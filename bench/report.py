@@ -50,6 +50,10 @@ def summary_table(results: dict[str, Any]) -> Table:
         _row(
             table, f"backfill {int(size):,} SF writes/record", str(run["sf_write_calls_per_record"]), "", None
         )
+        if run.get("cpu_bound_ceiling_records_per_s"):
+            _row(table, f"backfill {int(size):,} CPU/record → ceiling here",
+                 f"{run['cpu_ms_per_record']} ms → {run['cpu_bound_ceiling_records_per_s']}/s "
+                 f"({run.get('worker_processes', 1)} workers)", "", None)  # fmt: skip
     chaos = results.get("chaos")
     if chaos:
         after = chaos["after_replay"]

@@ -56,11 +56,6 @@ def test_nothing_is_written_once_the_stack_has_settled(chaos: dict[str, Any]) ->
     assert chaos["writes_after_settle"] == 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known open race: bench/results.json (chaos, 100 pairs) still shows 1 lost deal-value update "
-    "in 100 under 10% faults and a killed worker; see the closing note of this session",
-)
 def test_the_last_written_value_of_every_field_wins_on_both_sides(chaos: dict[str, Any]) -> None:
     after = chaos["after_replay"]
     assert after["lost_updates"] == 0, after["examples"]["lost_updates"]
