@@ -458,6 +458,7 @@ class SyncEngine:
         sf_fields: dict[str, Any] = dict(anchor)
         new_digests: tuple[str, ...] = ()
         changed = tuple(sorted({*result.to_partner_center, *result.to_salesforce}))
+        audit_before = link.audit_lines
         try:
             self._check_claim()
             if result.to_salesforce:
@@ -479,7 +480,7 @@ class SyncEngine:
             # than the snapshot claiming they landed (a later poll would then push Salesforce's
             # old value over Partner Center's: a lost update).
             pending = {key: plan.snapshot.get(key) for key in result.to_salesforce}
-            link = replace(link, snapshot={**result.merged, **pending})
+            link = replace(link, snapshot={**result.merged, **pending}, audit_lines=audit_before)
             return self._fail(
                 opp, f"Salesforce refused the update: {exc.message}", Direction.PC_TO_SF, link=link
             )

@@ -209,6 +209,8 @@ def test_a_change_salesforce_refuses_stays_pending_and_is_never_reverted_by_a_po
     sync.opportunity(opp)
 
     assert sync.pcc.referral(ref)["details"]["dealValue"] == 31337, "Salesforce's old value went back"
+    assert sync.opp(opp)[F.AUDIT].splitlines()[0].split(" ", 2)[2].startswith("✖ Salesforce refused")
+    assert "✔ PC→SF deal_value" not in sync.opp(opp)[F.AUDIT], "a refused write was reported as done"
     sync.update_referral(ref, [{"op": "replace", "path": "/details/dealValue", "value": 4242}])
     assert sync.referral(ref).outcome is Outcome.OK
     assert sync.opp(opp)["Amount"] == 4242
