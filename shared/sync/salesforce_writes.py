@@ -4,7 +4,7 @@ solution records and notes. Only what changed is written; every step is safe to 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -103,6 +103,15 @@ def apply_salesforce_changes(
     return fields, digests
 
 
+def _by_key(items: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> list[dict[str, Any]]:
+    """One item per key, the first kept (as the stepwise path matches contacts by email and
+    solutions by id)."""
+    first: dict[str, dict[str, Any]] = {}
+    for item in items:
+        first.setdefault(key(item), item)
+    return list(first.values())
+
+
 def create_opportunity(
     sf: SalesforceClient, deal: CanonicalDeal, referral: Referral, settings: Settings
 ) -> tuple[str, str]:
@@ -136,9 +145,11 @@ def create_opportunity(
         account_fields=salesforce_account_fields(values, settings),
         contacts=tuple(
             NewContact(c["email"], salesforce_contact_fields(c), primary=n == 0)
-            for n, c in enumerate(values["contacts"])
+            for n, c in enumerate(_by_key(values["contacts"], lambda c: str(c.get("email") or "").lower()))
         ),
-        solutions=tuple(salesforce_solution_fields(s) for s in values["solutions"]),
+        solutions=tuple(
+            salesforce_solution_fields(s) for s in _by_key(values["solutions"], lambda s: str(s["id"]))
+        ),
         note=(note_title(deal.notes), deal.notes) if deal.notes else None,
     )
     created_id = create_with_children(sf, new)

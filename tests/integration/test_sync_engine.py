@@ -334,6 +334,25 @@ def test_a_microsoft_referral_becomes_an_on_hold_opportunity_with_account_contac
     assert len(solutions) == len(referral["details"]["requirements"]["solutions"])
 
 
+def test_a_referral_listing_one_person_twice_gets_one_contact_role_each_and_one_primary(sync: Sync):
+    team = [
+        {"firstName": "Siobhán", "lastName": "Ó Briain", "email": "Siobhan@Fabrikam.example"},
+        {"firstName": "Siobhan", "lastName": "O'Brien", "email": "siobhan@fabrikam.example"},
+        {"firstName": "Kenji", "lastName": "渡辺", "email": "kenji@fabrikam.example"},
+    ]
+    referral = sync.pcc.send_referral({"customerProfile": {"team": team}})
+    assert sync.referral(referral["id"], "referral-created").outcome is Outcome.OK
+    [opp] = sync.opps_for(referral["id"])
+    roles = sync.sfc.query(
+        f"SELECT Contact.Email, IsPrimary FROM OpportunityContactRole WHERE OpportunityId = '{opp['Id']}'"
+    )
+    assert sorted(r["Contact"]["Email"].lower() for r in roles) == [
+        "kenji@fabrikam.example", "siobhan@fabrikam.example",
+    ]  # fmt: skip
+    assert [r["IsPrimary"] for r in roles].count(True) == 1
+    assert sync.opportunity(opp["Id"]).outcome is Outcome.NOOP
+
+
 def test_the_same_webhook_three_times_and_out_of_order_creates_one_opportunity(sync: Sync):
     referral = sync.pcc.send_referral()
     for event in ("referral-updated", "referral-created", "referral-created", "related-referral-created"):
