@@ -1,7 +1,7 @@
 """Backfill throughput and memory: seed N referrals in the Partner Center simulator, run the backfill
 plus an in-process worker host in a child process (`bench.backfill_process`), and time until every
 referral has its opportunity. Progress is counted in the Salesforce simulator (uncounted control
-query); the child's RSS is sampled with psutil as it runs and its peak taken from getrusage."""
+query); the child's RSS is sampled with psutil as it runs and its peak taken from /proc (VmHWM)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
 from devstack.host import LocalFunctionsHost
@@ -23,6 +24,17 @@ from shared.config import get_settings
 from shared.ops.backfill import Source, backfill
 from shared.ops.clients import OpsClients
 from shared.salesforce.client import SalesforceClient
+
+
+def peak_rss_kib() -> int:
+    """This process's peak RSS. VmHWM belongs to the address space exec created; getrusage's
+    ru_maxrss is not reset by exec on Linux, so it would report the parent's size at fork."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux, bytes on macOS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(f"enqueued {report.enqueued} {time.time()}", flush=True)
         stop.wait()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"peak_rss_mb": round(peak_kb / 1024, 1)}), flush=True)
+    print(json.dumps({"peak_rss_mb": round(peak_rss_kib() / 1024, 1)}), flush=True)
     return 0
 
 

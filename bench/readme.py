@@ -21,7 +21,7 @@ METHOD = """## How each figure is taken
 - Backfill runs `shared.ops.backfill` (Partner Center source) in a child process that also hosts
   the queue worker, with one more worker process per further core (as more instances would in
   Azure); records/s counts until every referral has its opportunity; peak RSS is that process's
-  `getrusage` maximum (the other workers' psutil peak is in the JSON). CPU seconds per process
+  VmHWM peak (the other workers' psutil peak is in the JSON). CPU seconds per process
   (app, simulators, Azurite) are in the JSON: everything shares this machine's cores, so CPU per
   record divided into the cores gives the ceiling this machine can reach.
 - Chaos: every webhook is delivered 3 times and shuffled in batches of 10; ~10 % of Partner Center
