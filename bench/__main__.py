@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import platform
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the stacks and worker processes started so far are stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stages = set(args.only or ["latency", "backfill", "chaos"])
     results: dict[str, Any] = {}
