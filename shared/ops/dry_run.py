@@ -131,7 +131,7 @@ def _plan_pair(
     link = link if link is not None else links.get(settings, referral.id)
     plan = plan_pair(
         settings, OwnerPolicy.from_settings(settings), referral, opp, link.snapshot if link else None,
-        origin=origin,
+        origin=origin, pending=link.pending if link else None,
     )  # fmt: skip
     common: dict[str, Any] = {
         "referral_id": referral.id,

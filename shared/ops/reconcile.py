@@ -65,6 +65,9 @@ def drifted_fields(
     ["*"]: no link or snapshot yet; []: in sync."""
     if link is None or not link.snapshot:
         return ["*"] if syncs_to_salesforce(referral, settings) else None
+    if link.pending:
+        # A sync died between its writes and its snapshot save: let the worker finish it.
+        return sorted({key for writes in link.pending.values() for key in writes}) or ["*"]
     ids = {"referral_id": link.referral_id, "opportunity_id": link.opportunity_id}
     current = {**deal_from_partner_center(referral).comparable(), **ids}
     snapshot = dict(link.snapshot)

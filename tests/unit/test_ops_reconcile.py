@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from shared.config import load_settings
@@ -50,6 +51,13 @@ def test_a_partner_center_change_since_the_snapshot_is_drift_naming_the_field():
     link = linked(a_cosell_referral())
     changed = a_cosell_referral(details={"dealValue": 2000, "currency": "EUR"})
     assert drifted_fields(changed, link, SETTINGS, POLICY) == ["deal_value"]
+
+
+def test_a_sync_interrupted_between_its_writes_and_its_snapshot_save_is_drift_to_finish():
+    referral = a_cosell_referral()
+    pending = {"salesforce": {"deal_value": "1000.00"}, "partner_center": {"close_date": "2031-01-31"}}
+    link = replace(linked(referral), pending=pending)
+    assert drifted_fields(referral, link, SETTINGS, POLICY) == ["close_date", "deal_value"]
 
 
 def test_a_referral_without_link_or_snapshot_has_drifted_entirely():
