@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from bench.common import pc_calls, queue_depth, sf_calls, sf_writes, wait_until
+from bench.common import pc_calls, sf_calls, sf_writes, wait_until
 from bench.pairs import opportunities_by_referral
 from bench.verify import Expectation, verify
 from devstack.stack import LocalStack
@@ -26,6 +26,7 @@ from devstack.worker_process import WorkerProcess, spawn_worker
 from shared.config import POISON_QUEUE
 from shared.ops.replay import replay
 from shared.salesforce import fields as F
+from shared.store.job_queue import depth as queue_depth
 from shared.store.job_queue import enqueue
 from shared.sync.jobs import JobSource, RecordKind, SyncJob
 

@@ -11,8 +11,8 @@ from typing import TypeVar
 
 from devstack.pc_sim.control import PartnerCenterSimControl
 from devstack.sf_sim import SalesforceSimControl
-from shared.config import SYNC_QUEUE, Settings
-from shared.store.clients import queue_client
+from shared.config import Settings
+from shared.store.job_queue import depth as queue_depth
 
 T = TypeVar("T")
 SF_WRITE_KINDS = ("create", "update", "upsert", "delete", "composite")
@@ -62,10 +62,6 @@ def sf_calls(counters: dict[str, int]) -> int:
 
 def sf_writes(counters: dict[str, int]) -> int:
     return sum(counters.get(kind, 0) for kind in SF_WRITE_KINDS)
-
-
-def queue_depth(settings: Settings, name: str = SYNC_QUEUE) -> int:
-    return int(queue_client(settings, name).get_queue_properties().approximate_message_count or 0)
 
 
 def wait_quiet(
