@@ -95,6 +95,14 @@ def looks_like_opportunity_id(value: str) -> bool:
     return bool(_OPPORTUNITY_ID.fullmatch(value))
 
 
+def account_match_soql(name: str, fields: dict[str, Any]) -> str:
+    """The oldest account named `name`, with the same BillingPostalCode when one is given."""
+    soql = format_soql("SELECT Id FROM Account WHERE Name = {}", name)
+    if fields.get("BillingPostalCode"):
+        soql += format_soql(" AND BillingPostalCode = {}", fields["BillingPostalCode"])
+    return soql + " ORDER BY CreatedDate LIMIT 1"
+
+
 def note_html(body: str) -> str:
     """ContentNote content is HTML: escape the text and keep its lines as paragraphs."""
     return "".join(f"<p>{html.escape(line)}</p>" for line in body.splitlines() or [""])
@@ -356,10 +364,7 @@ class SalesforceClient:
 
     def find_or_create_account(self, name: str, fields: dict[str, Any]) -> str:
         """An account named `name` (and with the same BillingPostalCode when one is given), else a new one."""
-        soql = format_soql("SELECT Id FROM Account WHERE Name = {}", name)
-        if fields.get("BillingPostalCode"):
-            soql += format_soql(" AND BillingPostalCode = {}", fields["BillingPostalCode"])
-        found = self._first(soql + " ORDER BY CreatedDate LIMIT 1")
+        found = self._first(account_match_soql(name, fields))
         if found:
             return str(found["Id"])
         return self._create("Account", {**fields, "Name": name})

@@ -17,7 +17,7 @@ from typing import Any
 from simple_salesforce.format import format_external_id, format_soql
 
 from shared.salesforce import fields as f
-from shared.salesforce.client import SalesforceClient, note_html
+from shared.salesforce.client import SalesforceClient, account_match_soql, note_html
 
 MAX_SUBREQUESTS = 25
 
@@ -99,10 +99,7 @@ def _lookups(sf: SalesforceClient, new: NewOpportunity) -> tuple[bool, str | Non
         )
     }
     if new.account_name:
-        soql = format_soql("SELECT Id FROM Account WHERE Name = {}", new.account_name)
-        if new.account_fields.get("BillingPostalCode"):
-            soql += format_soql(" AND BillingPostalCode = {}", new.account_fields["BillingPostalCode"])
-        queries["account"] = soql + " ORDER BY CreatedDate LIMIT 1"
+        queries["account"] = account_match_soql(new.account_name, new.account_fields)
     emails = sorted({c.email.lower() for c in new.contacts if c.email})
     if emails:
         queries["contacts"] = format_soql(
