@@ -75,18 +75,22 @@ def _take(settings: Settings, key: str, ttl_seconds: int) -> str:
     try:
         current = client.get_entity(partition, _ROW)
     except ResourceNotFoundError:
-        raise TransientError(f"{key} is being synced by another worker", retry_after=1.0) from None
+        raise _busy(key, 1.0) from None
     if current["Expires"] > now:
-        raise TransientError(f"{key} is being synced by another worker", retry_after=2.0) from None
+        raise _busy(key, 2.0) from None
     try:  # an expired claim of a worker that died: take it over, unless someone else just did
         return str(client.update_entity(
             entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
             match_condition=MatchConditions.IfNotModified,
         )["etag"])  # fmt: skip
     except (ResourceModifiedError, ResourceNotFoundError):
-        raise TransientError(f"{key} is being synced by another worker", retry_after=1.0) from None
+        raise _busy(key, 1.0) from None
     except ServiceResponseError:
         return _ours_or_busy(client, partition, key, owner)
+
+
+def _busy(key: str, retry_after: float) -> TransientError:
+    return TransientError(f"{key} is being synced by another worker", retry_after=retry_after)
 
 
 def _ours_or_busy(client: TableClient, partition: str, key: str, owner: str) -> str:
@@ -96,4 +100,4 @@ def _ours_or_busy(client: TableClient, partition: str, key: str, owner: str) -> 
         raise TransientError(f"claiming {key} failed on a broken connection", retry_after=0.5) from None
     if current.get("Owner") == owner:
         return str(current.metadata["etag"])
-    raise TransientError(f"{key} is being synced by another worker", retry_after=1.0)
+    raise _busy(key, 1.0)
