@@ -103,6 +103,25 @@ def account_match_soql(name: str, fields: dict[str, Any]) -> str:
     return soql + " ORDER BY CreatedDate LIMIT 1"
 
 
+def solution_record(opportunity_id: str, solution: dict[str, Any]) -> dict[str, Any]:
+    """A solutions child record; `solution` holds fields by API name (fields.SOLUTION_ID, ...)."""
+    body = {**solution, f.SOLUTION_OPPORTUNITY: opportunity_id}
+    if not body.get("Name"):
+        body["Name"] = str(solution.get(f.SOLUTION_NAME) or solution.get(f.SOLUTION_ID) or "Solution")[:80]
+    return body
+
+
+def note_record(title: str, text: str) -> dict[str, Any]:
+    """An enhanced note (ContentNote): its content is HTML, base64-encoded."""
+    return {"Title": title[:255], "Content": base64.b64encode(note_html(text).encode()).decode()}
+
+
+def note_link_record(note_id: str, opportunity_id: str) -> dict[str, Any]:
+    """Links a note to the opportunity, visible to every user who can see it."""
+    return {"ContentDocumentId": note_id, "LinkedEntityId": opportunity_id, "ShareType": "V",
+            "Visibility": "AllUsers"}  # fmt: skip
+
+
 def note_html(body: str) -> str:
     """ContentNote content is HTML: escape the text and keep its lines as paragraphs."""
     return "".join(f"<p>{html.escape(line)}</p>" for line in body.splitlines() or [""])
@@ -422,32 +441,16 @@ class SalesforceClient:
 
     def create_solution(self, opportunity_id: str, solution: dict[str, Any]) -> str:
         """A solutions child record; `solution` holds fields by API name (fields.SOLUTION_ID, ...)."""
-        body = {**solution, f.SOLUTION_OPPORTUNITY: opportunity_id}
-        if not body.get("Name"):
-            body["Name"] = str(solution.get(f.SOLUTION_NAME) or solution.get(f.SOLUTION_ID) or "Solution")[
-                :80
-            ]
-        return self._create(f.SOLUTION, body, record_id=opportunity_id)
+        return self._create(f.SOLUTION, solution_record(opportunity_id, solution), record_id=opportunity_id)
 
     def delete_solution(self, record_id: str) -> None:
         self._call("delete", lambda sf: _sobject(sf, f.SOLUTION).delete(record_id), record_id=record_id)
 
     def attach_note(self, opportunity_id: str, title: str, body: str) -> str:
         """An enhanced note (ContentNote) linked to the opportunity; returns the note's id."""
-        content = base64.b64encode(note_html(body).encode()).decode()
-        note_id = self._create(
-            "ContentNote", {"Title": title[:255], "Content": content}, record_id=opportunity_id
-        )
-        self._create(
-            "ContentDocumentLink",
-            {
-                "ContentDocumentId": note_id,
-                "LinkedEntityId": opportunity_id,
-                "ShareType": "V",
-                "Visibility": "AllUsers",
-            },
-            record_id=opportunity_id,
-        )
+        note_id = self._create("ContentNote", note_record(title, body), record_id=opportunity_id)
+        link = note_link_record(note_id, opportunity_id)
+        self._create("ContentDocumentLink", link, record_id=opportunity_id)
         return note_id
 
     def upsert_opportunities_collection(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

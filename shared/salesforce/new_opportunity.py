@@ -10,14 +10,19 @@ already exists (a repeat after a crash of the stepwise path) or the graph does n
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from typing import Any
 
 from simple_salesforce.format import format_external_id, format_soql
 
 from shared.salesforce import fields as f
-from shared.salesforce.client import SalesforceClient, account_match_soql, note_html
+from shared.salesforce.client import (
+    SalesforceClient,
+    account_match_soql,
+    note_link_record,
+    note_record,
+    solution_record,
+)
 
 MAX_SUBREQUESTS = 25
 
@@ -70,17 +75,10 @@ def create_with_children(sf: SalesforceClient, new: NewOpportunity) -> str | Non
                 "IsPrimary": contact.primary}  # fmt: skip
         writes.post(f.CONTACT_ROLE, role, f"role{len(writes.requests)}")
     for number, solution in enumerate(new.solutions):
-        solution_body = {**_clean(solution), f.SOLUTION_OPPORTUNITY: opportunity}
-        name = solution.get(f.SOLUTION_NAME) or solution.get(f.SOLUTION_ID) or "Solution"
-        solution_body.setdefault("Name", str(name)[:80])
-        writes.post(f.SOLUTION, solution_body, f"solution{number}")
+        writes.post(f.SOLUTION, _clean(solution_record(opportunity, solution)), f"solution{number}")
     if new.note:
-        title, text = new.note
-        content = base64.b64encode(note_html(text).encode()).decode()
-        note = writes.post("ContentNote", {"Title": title[:255], "Content": content}, "note")
-        link = {"ContentDocumentId": note, "LinkedEntityId": opportunity, "ShareType": "V",
-                "Visibility": "AllUsers"}  # fmt: skip
-        writes.post("ContentDocumentLink", link, "noteLink")
+        note = writes.post("ContentNote", note_record(*new.note), "note")
+        writes.post("ContentDocumentLink", note_link_record(note, opportunity), "noteLink")
     responses = sf.composite(writes.requests, all_or_none=True, record_id=new.referral_id)
     return str(responses[writes.index("opp")]["body"]["id"])
 
