@@ -347,8 +347,7 @@ class SyncEngine:
                 line
             )
             fields = {
-                F.REFERRAL_ID: referral.id,
-                F.REFERRAL_LINK: self.settings.pc_portal_referral_url.format(id=referral.id),
+                **self._anchor_fields(opp, referral.id),
                 **salesforce_opportunity_fields(
                     {"status": pc_deal.status, "substatus": pc_deal.substatus},
                     self.settings,
