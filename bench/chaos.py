@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -203,14 +204,17 @@ def _edit(  # noqa: PLR0917 - one run's collaborators
         rng.shuffle(group)
     ordered = [e for group in by_round for e in group]
     kill_at = len(ordered) // 3
-    killed = None
+    # The kill waits (on its own thread) until the victim is mid-job, while the edits keep coming:
+    # waiting here instead would stop the work that makes it busy.
+    killer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chaos-kill")
+    killing: Future[dict[str, Any]] | None = None
     started = time.monotonic()
     for n, (round_no, side, pair) in enumerate(ordered):
         due = started + n / config.edit_rate
         if (pause := due - time.monotonic()) > 0:
             time.sleep(pause)
         if n == kill_at and workers.live:
-            killed = workers.kill_one()
+            killing = killer.submit(workers.kill_one)
         if side == "pc":
             value = 1_000_000 + round_no * 100_000 + rng.randrange(99_999)
             stack.pc.update_as_microsoft(
@@ -221,7 +225,8 @@ def _edit(  # noqa: PLR0917 - one run's collaborators
             day = (date(2031, 1, 1) + timedelta(days=round_no * 400 + rng.randrange(365))).isoformat()
             stack.sf.edit_opportunity(pair.opportunity_id, CloseDate=day)
             expected.close_date[pair.opportunity_id] = day
-    return killed
+    killer.shutdown(wait=True)
+    return killing.result() if killing is not None else None
 
 
 def run(config: ChaosConfig) -> dict[str, Any]:
