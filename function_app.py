@@ -4,10 +4,10 @@ import azure.functions as func
 
 from shared.config import get_settings
 from shared.telemetry import configure_telemetry
-from shared.triggers import ops, poller, webhook, worker
+from shared.triggers import ops_timers, poll_timer, sync_queue, webhook_http
 
 configure_telemetry(get_settings())
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (webhook.bp, poller.bp, worker.bp, ops.bp):
+for blueprint in (webhook_http.bp, poll_timer.bp, sync_queue.bp, ops_timers.bp):
     app.register_functions(blueprint)

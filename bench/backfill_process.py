@@ -19,11 +19,11 @@ from types import FrameType
 from devstack.host import LocalFunctionsHost
 from devstack.sf_sim import loopback_session
 from devstack.worker_process import WORKER_FUNCTION
-from shared import clients
+from shared import api_clients
 from shared.config import get_settings
 from shared.ops.backfill import Source, backfill
-from shared.ops.clients import OpsClients
-from shared.salesforce.client import SalesforceClient
+from shared.ops.ops_clients import OpsClients
+from shared.salesforce.salesforce_client import SalesforceClient
 
 
 def peak_rss_kib() -> int:
@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     get_settings.cache_clear()
     settings = get_settings()
     port = args.sf_port
-    clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(port)))
+    api_clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(port)))
     import function_app
 
     with LocalFunctionsHost(function_app.app, only=[WORKER_FUNCTION]):
         print(f"started {time.time()}", flush=True)
-        with OpsClients(settings, make_sf=clients.salesforce) as ops:
+        with OpsClients(settings, make_sf=api_clients.salesforce) as ops:
             report = backfill(
                 settings, ops, since=datetime.now(UTC) - timedelta(days=1), source=Source.PC, restart=True
             )

@@ -25,11 +25,11 @@ from bench.verify import Expectation, verify
 from devstack.stack import LocalStack
 from devstack.worker_process import WorkerProcess, spawn_worker
 from shared.config import POISON_QUEUE
+from shared.core import salesforce_fields as F
+from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.ops.replay import replay
-from shared.salesforce import fields as F
 from shared.store.job_queue import depth as queue_depth
 from shared.store.job_queue import enqueue
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
 
 log = logging.getLogger("bench.chaos")
 HOST_FUNCTIONS = ["partner_center_events", "salesforce_poll"]  # the workers run in their own processes

@@ -30,9 +30,9 @@ from bench.common import (
 from bench.pairs import Pair, seed_linked_pairs
 from devstack.sf_sim import loopback_session
 from devstack.stack import LocalStack
-from shared import clients
-from shared.salesforce.client import SalesforceClient
-from shared.salesforce.poller import poll_once
+from shared import api_clients
+from shared.intake.salesforce_poll import poll_once
+from shared.salesforce.salesforce_client import SalesforceClient
 
 QUIET_SECONDS = 5.0  # > 2 poll intervals: poll echoes of the last writes have run
 
@@ -164,8 +164,8 @@ def sf_to_pc(stack: LocalStack, pairs: list[Pair], *, rate: float, base: int) ->
 def floor_ms(stack: LocalStack, pair: Pair, *, repeats: int) -> dict[str, float]:
     """The bare calls one sync needs at least — one Partner Center GET and one Salesforce update —
     through the app's own clients (warm connections), median and p95 over `repeats`."""
-    pc = clients.partner_center(stack.settings)
-    sf = clients.salesforce(stack.settings)
+    pc = api_clients.partner_center(stack.settings)
+    sf = api_clients.salesforce(stack.settings)
     pc.get_referral(pair.referral_id)  # warm up connections and tokens
     samples = []
     for _ in range(repeats):

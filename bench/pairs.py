@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from bench.common import wait_until
 from devstack.stack import LocalStack
-from shared.salesforce import fields as F
+from shared.core import salesforce_fields as F
+from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.store.job_queue import enqueue
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """After a chaos run: are both sides equal for every pair, with no duplicate and no lost update?
 
 Reads both simulators through their uncounted control APIs and compares the canonical `comparable()`
-values the sync engine itself merges on (the mapping functions of `shared.sync.mapping`)."""
+values the sync engine itself merges on (the mapping functions of `shared.core.mapping`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 
 from devstack.pc_sim.store import MICROSOFT_ORG_ID
 from devstack.stack import LocalStack
-from shared.salesforce import fields as F
-from shared.salesforce.client import opportunity_select
-from shared.sync.canonical import SYNCED_FIELDS
-from shared.sync.mapping import deal_from_partner_center, deal_from_salesforce
+from shared.core import salesforce_fields as F
+from shared.core.canonical import SYNCED_FIELDS
+from shared.core.mapping import deal_from_partner_center, deal_from_salesforce
+from shared.salesforce.salesforce_client import opportunity_select
 
 EXAMPLES = 5
 # Identity is checked by pairing the records; seeded referrals keep the external reference they were

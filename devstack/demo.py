@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devstack.stack import LocalStack
-from shared.salesforce import fields as F
+from shared.core import salesforce_fields as F
 
 T = TypeVar("T")
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -175,9 +175,9 @@ class Scenario:
         return "dealValue 48,000 → 75,000"
 
     def partner_center_edits_value(self) -> str:
-        from shared import clients
+        from shared import api_clients
 
-        pc = clients.partner_center(self.settings)
+        pc = api_clients.partner_center(self.settings)
         current = pc.get_referral(self.ids["ref1"])
         pc.update_referral(
             self.ids["ref1"],

@@ -18,10 +18,10 @@ from devstack.pc_sim import PartnerCenterSimulator
 from devstack.pc_sim.control import PartnerCenterSimControl
 from devstack.ports import free_port
 from devstack.sf_sim import SalesforceSimControl, SalesforceSimulator, loopback_session
-from shared import clients
+from shared import api_clients
 from shared.config import Settings, get_settings, load_settings
 from shared.partner_center.registration import REFERRAL_EVENTS
-from shared.salesforce.client import SalesforceClient
+from shared.salesforce.salesforce_client import SalesforceClient
 
 WEBHOOK_ROUTE = "api/partner-center/events"
 
@@ -125,9 +125,9 @@ class LocalStack:
         os.environ.update(self.environ)
         get_settings.cache_clear()
         self._exit.callback(get_settings.cache_clear)
-        self._exit.callback(clients.use_factories, salesforce=SalesforceClient)
+        self._exit.callback(api_clients.use_factories, salesforce=SalesforceClient)
         port = self.sf_sim.port
-        clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(port)))
+        api_clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(port)))
         self.pc = PartnerCenterSimControl(self.pc_sim.origin)
         self.sf = SalesforceSimControl(self.sf_sim.base_url)
         self.pc.register_webhook(self.callback_url, [*REFERRAL_EVENTS, "test-created"])

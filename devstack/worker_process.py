@@ -29,12 +29,12 @@ def run_worker(sf_port: int, *, lease_seconds: float, stats_interval: float, sto
     """Host `sync_worker` in this process until `stop` is set, printing progress lines."""
     from devstack.host import LocalFunctionsHost
     from devstack.sf_sim import loopback_session
-    from shared import clients
+    from shared import api_clients
     from shared.config import get_settings
-    from shared.salesforce.client import SalesforceClient
+    from shared.salesforce.salesforce_client import SalesforceClient
 
     get_settings.cache_clear()
-    clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(sf_port)))
+    api_clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(sf_port)))
     import function_app
 
     host = LocalFunctionsHost(

@@ -35,7 +35,7 @@ def settings(azurite: Azurite) -> Settings:
 def clean_queues(settings: Settings) -> Iterator[None]:
     """Empty the work and poison queues before and after a test (the queue names are fixed)."""
     from shared.config import POISON_QUEUE, SYNC_QUEUE
-    from shared.store.clients import queue_client
+    from shared.store.storage_clients import queue_client
 
     def clear() -> None:
         for name in (SYNC_QUEUE, POISON_QUEUE):

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from shared.salesforce import fields as f
+from shared.core import salesforce_fields as f
 
 
 class SimControlError(RuntimeError):

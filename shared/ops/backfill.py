@@ -22,12 +22,12 @@ from enum import StrEnum
 from itertools import islice
 
 from shared.config import Settings
-from shared.ops.clients import OpsClients
-from shared.partner_center.models import Referral
-from shared.salesforce.poll_window import parse_stamp
+from shared.core.poll_window import parse_stamp
+from shared.core.referral import Referral
+from shared.jobs import JobSource, RecordKind, SyncJob
+from shared.ops.ops_clients import OpsClients
 from shared.store import job_queue, watermarks
 from shared.store.watermarks import Watermark
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
 
 PC_CHECKPOINT = "backfill-partner-center"
 SF_CHECKPOINT = "backfill-salesforce"

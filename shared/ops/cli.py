@@ -24,12 +24,18 @@ from rich.table import Table
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings, load_settings
 from shared.errors import ConfigError, CosellSyncError, redact
 from shared.ops.backfill import DEFAULT_MAX_QUEUED, BackfillReport, Source, backfill
-from shared.ops.clients import OpsClients
 from shared.ops.dry_run import DryRunResult, plan_opportunity_sync
+from shared.ops.ops_clients import OpsClients
 from shared.ops.reconcile import DEFAULT_OVERLAP, reconcile
 from shared.ops.replay import ReplayReport, replay
 from shared.ops.status import StatusReport, collect_status
-from shared.ops.webhooks import CheckResult, RegisterResult, WebhookState, check_webhooks, register_webhooks
+from shared.ops.webhook_health import (
+    CheckResult,
+    RegisterResult,
+    WebhookState,
+    check_webhooks,
+    register_webhooks,
+)
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2

@@ -1,49 +1,38 @@
-"""What a sync of one opportunity would send to Partner Center, computed the way the engine
-(`shared.sync.engine.SyncEngine._from_opportunity` and `_sync_pair`) decides it, with reads only:
-the opportunity, its link and referral. Nothing is written anywhere.
+"""What a sync of one opportunity would send to Partner Center, with reads only: the opportunity,
+its link and referral. Nothing is written anywhere.
 
-Keep the branches in step with the engine; `tests/integration/test_ops_dry_run.py` runs the engine
-after a dry run and asserts the request it sent is the one printed here.
+It routes the job with the engine's own decision tree (`shared.sync.routing`), plans with the
+engine's planner and builds the request with the client's own request builder; only the last
+step, executing, is left out. `tests/integration/test_sync_engine.py` checks on every engine
+scenario that the request printed here is the one the engine then sends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from shared.config import Settings
-from shared.errors import PermanentError
-from shared.ops.clients import OpsClients
-from shared.partner_center.models import Referral
-from shared.salesforce import fields as F
-from shared.store import links
+from shared.ops.ops_clients import OpsClients
+from shared.partner_center.referral_client import ReferralRequest
+from shared.store.audit import Outcome
+from shared.store.link_store import TableLinkStore
 from shared.store.links import Link
-from shared.sync.mapping import (
-    deal_from_salesforce,
-    partner_center_create_body,
+from shared.sync.context import SyncContext
+from shared.sync.creates import referral_create
+from shared.sync.pair_sync import plan_for
+from shared.sync.routing import (
+    Broken,
+    CreateOpportunity,
+    CreateReferral,
+    Done,
+    Step,
+    SyncPair,
+    route_linked_opportunity,
+    route_opportunity,
 )
-from shared.sync.merge import OwnerPolicy
-from shared.sync.plan import Origin, plan_pair
-from shared.sync.validation import validate_for_create
-
-
-@dataclass(frozen=True)
-class PlannedRequest:
-    """The Partner Center request exactly as the engine would send it."""
-
-    method: str
-    url: str
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def path(self) -> str:
-        return urlsplit(self.url).path
-
-    def to_json(self) -> dict[str, Any]:
-        return {"method": self.method, "url": self.url, "path": self.path, "headers": self.headers,
-                "body": self.body}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,7 +41,7 @@ class DryRunResult:
     action: str
     """create referral | update referral | nothing to send | skipped | invalid"""
     referral_id: str | None = None
-    request: PlannedRequest | None = None
+    request: ReferralRequest | None = None
     problems: tuple[str, ...] = ()
     to_salesforce: dict[str, Any] = field(default_factory=dict)
     conflicts: tuple[str, ...] = ()
@@ -71,68 +60,57 @@ class DryRunResult:
         }
 
 
+class ReadOnlyLinkStore(TableLinkStore):
+    """Reads links; never claims (a dry run must not block a worker) and never saves."""
+
+    @contextmanager
+    def claim(self, key: str, *, ttl_seconds: int) -> Iterator[None]:
+        with nullcontext():
+            yield
+
+    def save(self, link: Link) -> Link:
+        raise AssertionError("a dry run never writes")
+
+
 def plan_opportunity_sync(settings: Settings, clients: OpsClients, opportunity_id: str) -> DryRunResult:
     """The Partner Center request a sync job for this opportunity would send, or why none."""
-    opp = clients.sf.get_opportunity(opportunity_id)
-    if opp is None:
-        return DryRunResult(opportunity_id, "skipped", reason="opportunity not found")
+    ctx = SyncContext.build(settings, clients.pc, clients.sf, ReadOnlyLinkStore(settings))
+    routed = route_opportunity(ctx, opportunity_id)
+    step: Step = (
+        routed if isinstance(routed, Done | CreateReferral) else route_linked_opportunity(ctx, routed)
+    )
+    return _describe(ctx, step, opportunity_id)
+
+
+def _describe(ctx: SyncContext, step: Step, opportunity_id: str) -> DryRunResult:
+    if isinstance(step, Done):
+        result = step.result
+        referral_id = result.referral_id or None
+        if result.outcome is Outcome.NOOP:
+            return DryRunResult(opportunity_id, "nothing to send", referral_id, reason="in sync")
+        return DryRunResult(opportunity_id, "skipped", referral_id, reason=result.action)
+    if isinstance(step, Broken):
+        referral_id = str(step.link.referral_id) if step.link else None
+        return DryRunResult(str(step.opp["Id"]), "invalid", referral_id, problems=(step.reason,))
+    if isinstance(step, CreateReferral):
+        return _describe_create(ctx, step.opp)
+    assert not isinstance(step, CreateOpportunity), "an opportunity job never creates an opportunity"
+    return _describe_pair(ctx, step)
+
+
+def _describe_create(ctx: SyncContext, opp: dict[str, Any]) -> DryRunResult:
     opportunity_id = str(opp["Id"])
-    referral_id = opp.get(F.REFERRAL_ID)
-    if not referral_id:
-        return _plan_unlinked(settings, clients, opp)
-    link = links.get(settings, str(referral_id))
-    if not opp.get(F.SYNC) and link is None:
-        return DryRunResult(opportunity_id, "skipped", str(referral_id), reason="not flagged for sync")
-    try:
-        referral = clients.pc.get_referral(str(referral_id))
-    except PermanentError as exc:
-        if exc.status == 404:
-            return DryRunResult(
-                opportunity_id,
-                "invalid",
-                str(referral_id),
-                problems=(f"referral {referral_id} not found in Partner Center",),
-            )
-        raise
-    return _plan_pair(settings, referral, opp, origin="salesforce", link=link)
+    planned = referral_create(ctx.settings, opp)
+    if planned.problems:
+        return DryRunResult(opportunity_id, "invalid", problems=planned.problems)
+    return DryRunResult(opportunity_id, "create referral", request=ctx.pc.create_request(planned.body))
 
 
-def _plan_unlinked(settings: Settings, clients: OpsClients, opp: dict[str, Any]) -> DryRunResult:
-    """An opportunity without a Referral Id: a create, or adopting a referral created before a crash."""
-    opportunity_id = str(opp["Id"])
-    if not opp.get(F.SYNC):
-        return DryRunResult(opportunity_id, "skipped", reason="not flagged for sync")
-    existing = clients.pc.find_by_external_reference(opportunity_id)
-    if existing is None:
-        return _plan_create(settings, opp)
-    return _plan_pair(settings, existing, opp, origin="salesforce", link=None)
-
-
-def _referrals_url(settings: Settings) -> str:
-    return settings.pc_api_base_url.rstrip("/") + "/referrals"
-
-
-def _plan_create(settings: Settings, opp: dict[str, Any]) -> DryRunResult:
-    opportunity_id = str(opp["Id"])
-    deal = deal_from_salesforce(opp, settings)
-    problems = validate_for_create(deal)
-    if problems:
-        return DryRunResult(opportunity_id, "invalid", problems=tuple(problems))
-    body = partner_center_create_body(deal, settings)
-    request = PlannedRequest("POST", _referrals_url(settings), body, {"Content-Type": "application/json"})
-    return DryRunResult(opportunity_id, "create referral", request=request)
-
-
-def _plan_pair(
-    settings: Settings, referral: Referral, opp: dict[str, Any], *, origin: Origin, link: Link | None
-) -> DryRunResult:
+def _describe_pair(ctx: SyncContext, step: SyncPair) -> DryRunResult:
+    referral, opp = step.referral, step.opp
     assert referral.id
     opportunity_id = str(opp["Id"])
-    link = link if link is not None else links.get(settings, referral.id)
-    plan = plan_pair(
-        settings, OwnerPolicy.from_settings(settings), referral, opp, link.snapshot if link else None,
-        origin=origin, pending=link.pending if link else None,
-    )  # fmt: skip
+    plan = plan_for(ctx, referral, opp, step.origin, step.link)
     common: dict[str, Any] = {
         "referral_id": referral.id,
         "to_salesforce": plan.result.to_salesforce,
@@ -141,11 +119,7 @@ def _plan_pair(
     if plan.problems:
         return DryRunResult(opportunity_id, "invalid", problems=plan.problems, **common)
     if plan.operations:
-        headers = {"Content-Type": "application/json", "Prefer": "return=representation"}
-        if referral.e_tag:
-            headers["If-Match"] = referral.e_tag
-        url = f"{_referrals_url(settings)}/{referral.id}"
-        request = PlannedRequest("PATCH", url, list(plan.operations), headers)
+        request = ctx.pc.update_request(referral.id, list(plan.operations), etag=referral.e_tag)
         return DryRunResult(opportunity_id, "update referral", request=request, **common)
     reason = (
         "on hold: edits wait until the opportunity leaves the on-hold stage" if plan.on_hold else "in sync"

@@ -18,14 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.config import Settings
+from shared.core.mapping import deal_from_partner_center, syncs_to_salesforce
+from shared.core.merge import OwnerPolicy, merge
+from shared.core.referral import Referral
+from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.ops.backfill import Enqueue, odata_datetime
-from shared.ops.clients import OpsClients
-from shared.partner_center.models import Referral
+from shared.ops.ops_clients import OpsClients
 from shared.store import job_queue, links, watermarks
 from shared.store.links import Link
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
-from shared.sync.mapping import deal_from_partner_center, syncs_to_salesforce
-from shared.sync.merge import OwnerPolicy, merge
 
 log = logging.getLogger("cosell_sync.ops.reconcile")
 

@@ -21,12 +21,12 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.storage.queue import QueueClient, QueueMessage
 
 from shared.config import POISON_QUEUE, Settings
+from shared.jobs import InvalidJob, JobSource, SyncJob
 from shared.ops.backfill import Enqueue
 from shared.store import job_queue
 from shared.store.audit import AuditEntry
-from shared.store.clients import queue_client
+from shared.store.storage_clients import queue_client
 from shared.store.tables import table
-from shared.sync.jobs import InvalidJob, JobSource, SyncJob
 
 log = logging.getLogger("cosell_sync.ops.replay")
 

@@ -12,13 +12,13 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
 from shared.errors import CosellSyncError
+from shared.intake.salesforce_poll import WATERMARK as POLL_WATERMARK
 from shared.ops import backfill, reconcile
-from shared.ops.clients import OpsClients
-from shared.ops.webhooks import WebhookState, read_state
-from shared.salesforce.poller import WATERMARK as POLL_WATERMARK
+from shared.ops.ops_clients import OpsClients
+from shared.ops.webhook_health import WebhookState, read_state
 from shared.store import audit, watermarks
 from shared.store.audit import AuditEntry, Direction, Outcome
-from shared.store.clients import queue_client
+from shared.store.storage_clients import queue_client
 
 WATERMARKS: tuple[tuple[str, str], ...] = (
     ("salesforce poll", POLL_WATERMARK),

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.config import Settings
 from shared.errors import ConfigError, PermanentError
-from shared.partner_center.auth import TokenProvider
-from shared.partner_center.base import PartnerCenterApi
-from shared.partner_center.http import RetryPolicy
+from shared.partner_center.api_base import PartnerCenterApi
+from shared.partner_center.http_policy import RetryPolicy
+from shared.partner_center.tokens import TokenProvider
 
 PROVIDER = "partner-center-webhooks"
 REFERRAL_EVENTS = (

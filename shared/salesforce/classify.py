@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from shared.core import salesforce_fields as f
 from shared.errors import ConfigError, CosellSyncError, PermanentError, TransientError
-from shared.salesforce import fields as f
 
 
 class Action(StrEnum):

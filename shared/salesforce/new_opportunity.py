@@ -11,18 +11,15 @@ already exists (a repeat after a crash of the stepwise path) or the graph does n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simple_salesforce.format import format_external_id, format_soql
 
-from shared.salesforce import fields as f
-from shared.salesforce.client import (
-    SalesforceClient,
-    account_match_soql,
-    note_link_record,
-    note_record,
-    solution_record,
-)
+from shared.core import salesforce_fields as f
+from shared.salesforce.records import account_match_soql, note_link_record, note_record, solution_record
+
+if TYPE_CHECKING:
+    from shared.salesforce.salesforce_client import SalesforceClient
 
 MAX_SUBREQUESTS = 25
 

@@ -10,8 +10,8 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFo
 
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
 from shared.errors import TransientError
-from shared.store.clients import queue_client
-from shared.sync.jobs import SyncJob
+from shared.jobs import SyncJob
+from shared.store.storage_clients import queue_client
 
 _created: set[tuple[str, str]] = set()
 _SEND_THREADS = 8

@@ -9,7 +9,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient
 
 from shared.config import Settings
-from shared.store.clients import table_service
+from shared.store.storage_clients import table_service
 
 _lock = threading.Lock()
 _ready: set[tuple[str, str]] = set()

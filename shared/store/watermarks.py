@@ -21,7 +21,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from shared.config import Settings
 from shared.errors import ConflictError, TransientError
-from shared.store.clients import table_service
+from shared.store.storage_clients import table_service
 
 PARTITION = "watermark"
 MAX_SEEN_CHARS = 60_000  # a table property holds at most 64 KiB of text

@@ -4,27 +4,21 @@ solution records and notes. Only what changed is written; every step is safe to 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 
 from shared.config import Settings
-from shared.partner_center.models import Referral
-from shared.salesforce import fields as F
-from shared.salesforce.client import SalesforceClient
-from shared.salesforce.new_opportunity import NewContact, NewOpportunity, create_with_children
-from shared.sync.canonical import CanonicalDeal, Contact, Solution
-from shared.sync.mapping import (
+from shared.core import salesforce_fields as F
+from shared.core.canonical import Contact, Solution
+from shared.core.mapping import (
     salesforce_account_fields,
     salesforce_contact_fields,
     salesforce_opportunity_fields,
     salesforce_solution_fields,
-    stage_for_status,
-    with_mark,
 )
+from shared.sync.ports import SalesforcePort
 
 NOTE_TITLE = "Partner Center note"
-_DEFAULT_CLOSE_DAYS = 90  # Salesforce requires a close date; incoming leads may carry none
 
 
 def note_digest(text: str) -> str:
@@ -41,7 +35,7 @@ def _children(opp: Mapping[str, Any], relationship: str) -> list[Mapping[str, An
     return list(result.get("records") or []) if isinstance(result, Mapping) else []
 
 
-def _sync_contacts(sf: SalesforceClient, opp: Mapping[str, Any], wanted: list[dict[str, Any]]) -> None:
+def sync_contacts(sf: SalesforcePort, opp: Mapping[str, Any], wanted: list[dict[str, Any]]) -> None:
     """Make the opportunity's contact roles hold exactly the wanted contacts (matched by email)."""
     opportunity_id = str(opp["Id"])
     account_id = opp.get("AccountId")
@@ -63,7 +57,7 @@ def _sync_contacts(sf: SalesforceClient, opp: Mapping[str, Any], wanted: list[di
             sf.delete_contact_role(str(role["Id"]))
 
 
-def _sync_solutions(sf: SalesforceClient, opp: Mapping[str, Any], wanted: list[dict[str, Any]]) -> None:
+def sync_solutions(sf: SalesforcePort, opp: Mapping[str, Any], wanted: list[dict[str, Any]]) -> None:
     """Make the opportunity's solution records hold exactly the wanted solutions (by solution id)."""
     opportunity_id = str(opp["Id"])
     have = {str(r.get(F.SOLUTION_ID)): r for r in _children(opp, F.SOLUTIONS_RELATIONSHIP)}
@@ -77,7 +71,7 @@ def _sync_solutions(sf: SalesforceClient, opp: Mapping[str, Any], wanted: list[d
 
 
 def apply_salesforce_changes(
-    sf: SalesforceClient,
+    sf: SalesforcePort,
     opp: Mapping[str, Any],
     changes: Mapping[str, Any],
     settings: Settings,
@@ -91,9 +85,9 @@ def apply_salesforce_changes(
     if account_changes and opp.get("AccountId"):
         sf.update_account(str(opp["AccountId"]), account_changes)
     if "contacts" in changes:
-        _sync_contacts(sf, opp, list(changes["contacts"] or []))
+        sync_contacts(sf, opp, list(changes["contacts"] or []))
     if "solutions" in changes:
-        _sync_solutions(sf, opp, list(changes["solutions"] or []))
+        sync_solutions(sf, opp, list(changes["solutions"] or []))
     digests: tuple[str, ...] = ()
     notes = changes.get("notes")
     if notes and note_digest(notes) not in known_note_digests:
@@ -101,75 +95,3 @@ def apply_salesforce_changes(
         digests = (note_digest(notes),)
     fields = salesforce_opportunity_fields(changes, settings, current_stage=opp.get("StageName"))
     return fields, digests
-
-
-def _by_key(items: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> list[dict[str, Any]]:
-    """One item per key, the first kept (as the stepwise path matches contacts by email and
-    solutions by id)."""
-    first: dict[str, dict[str, Any]] = {}
-    for item in items:
-        first.setdefault(key(item), item)
-    return list(first.values())
-
-
-def create_opportunity(
-    sf: SalesforceClient, deal: CanonicalDeal, referral: Referral, settings: Settings
-) -> tuple[str, str]:
-    """B5: the opportunity with its account, contact roles, solutions and first note: in two API
-    calls (`create_with_children`) when it is new, else stepwise by upsert on Referral Id
-    (idempotent): a repeat after a crash finds the opportunity and fills in the rest.
-    Returns the opportunity id and the close date written (Salesforce requires one; a referral may
-    have none)."""
-    assert referral.id
-    values = deal.comparable()
-    fields = salesforce_opportunity_fields(
-        {k: v for k, v in values.items() if k not in ("contacts", "solutions", "referral_id")},
-        settings,
-        current_stage=None,
-    )
-    fields["StageName"] = stage_for_status(deal.status, deal.substatus, settings)
-    fields["Name"] = with_mark(deal.name or deal.customer_name or f"Referral {referral.id}", True, settings)
-    fields["CloseDate"] = (
-        fields.get("CloseDate")
-        or (datetime.now(UTC).date() + timedelta(days=_DEFAULT_CLOSE_DAYS)).isoformat()
-    )
-    fields[F.SYNC] = True
-    fields[F.REFERRAL_LINK] = settings.pc_portal_referral_url.format(id=referral.id)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    fields[F.AUDIT] = f"{stamp} ✔ opportunity created from referral {referral.id}"
-    fields = {k: v for k, v in fields.items() if v is not None}
-    new = NewOpportunity(
-        referral_id=referral.id,
-        fields=fields,
-        account_name=deal.customer_name,
-        account_fields=salesforce_account_fields(values, settings),
-        contacts=tuple(
-            NewContact(c["email"], salesforce_contact_fields(c), primary=n == 0)
-            for n, c in enumerate(_by_key(values["contacts"], lambda c: str(c.get("email") or "").lower()))
-        ),
-        solutions=tuple(
-            salesforce_solution_fields(s) for s in _by_key(values["solutions"], lambda s: str(s["id"]))
-        ),
-        note=(note_title(deal.notes), deal.notes) if deal.notes else None,
-    )
-    created_id = create_with_children(sf, new)
-    if created_id is not None:
-        return created_id, str(fields["CloseDate"])
-    # Stepwise: the opportunity exists already (a repeat) or the graph is too big for one call.
-    account_id = None
-    if deal.customer_name:
-        account_id = sf.find_or_create_account(deal.customer_name, new.account_fields)
-    if account_id:
-        fields["AccountId"] = account_id
-    opportunity_id, created = sf.upsert_opportunity_by_referral_id(referral.id, fields)
-    current: Mapping[str, Any] = {"Id": opportunity_id, "AccountId": account_id}
-    if not created:
-        current = sf.get_opportunity(opportunity_id) or current
-    _sync_contacts(sf, current, values["contacts"])
-    _sync_solutions(sf, current, values["solutions"])
-    if deal.notes and (created or note_title(deal.notes) not in sf.get_note_titles(opportunity_id)):
-        sf.attach_note(opportunity_id, note_title(deal.notes), deal.notes)
-    return opportunity_id, str(fields["CloseDate"])
-
-
-__all__ = ["NOTE_TITLE", "apply_salesforce_changes", "create_opportunity", "note_digest", "note_title"]

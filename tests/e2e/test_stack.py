@@ -15,10 +15,10 @@ import pytest
 from devstack.demo import Scenario
 from devstack.stack import LocalStack
 from shared.config import POISON_QUEUE, SYNC_QUEUE
-from shared.salesforce import fields as F
+from shared.core import salesforce_fields as F
 from shared.store import audit
 from shared.store.audit import Outcome
-from shared.store.clients import queue_client
+from shared.store.storage_clients import queue_client
 
 pytestmark = pytest.mark.e2e
 T = TypeVar("T")

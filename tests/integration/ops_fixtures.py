@@ -18,13 +18,14 @@ from devstack.host import LocalFunctionsHost
 from devstack.pc_sim import PartnerCenterSimulator
 from devstack.sf_sim import SalesforceSimulator, loopback_session
 from shared.config import SYNC_QUEUE, Settings, get_settings, load_settings
+from shared.jobs import SyncJob
 from shared.ops.cli import CliContext, app
-from shared.ops.clients import OpsClients
-from shared.partner_center.client import PartnerCenterClient
-from shared.salesforce.client import SalesforceClient
-from shared.store.clients import queue_client
-from shared.sync.engine import SyncResult, run_job
-from shared.sync.jobs import SyncJob
+from shared.ops.ops_clients import OpsClients
+from shared.partner_center.referral_client import PartnerCenterClient
+from shared.salesforce.salesforce_client import SalesforceClient
+from shared.store.storage_clients import queue_client
+from shared.sync.context import SyncResult
+from shared.sync.job_runner import run_job
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from starlette.routing import Route
 from devstack.pc_sim import PartnerCenterSimControl, PartnerCenterSimulator
 from devstack.ports import free_port
 from shared.config import Settings, load_settings
-from shared.partner_center.webhooks import CertificateCache, WebhookOutcome, receive_event
+from shared.intake.partner_center_webhook import job_for
+from shared.partner_center.webhook_events import CertificateCache, WebhookOutcome, receive_event
 from shared.store.job_queue import enqueue
 
 PATH = "/api/partner-center/events"
@@ -87,8 +88,8 @@ class WebhookReceiver:
             outcome = receive_event(
                 await request.body(), request.headers, self.settings, certificates=self.certificates
             )
-            if outcome.job is not None and self.enqueue_jobs:
-                enqueue(self.settings, [outcome.job])
+            if outcome.event is not None and self.enqueue_jobs:
+                enqueue(self.settings, [job_for(outcome.event)])
             with self._lock:
                 self.outcomes.append(outcome)
             return PlainTextResponse(outcome.message, status_code=outcome.status_code)

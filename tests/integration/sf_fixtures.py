@@ -17,7 +17,7 @@ import pytest
 
 from devstack.sf_sim import SalesforceSimControl, SalesforceSimulator
 from shared.config import Settings
-from shared.salesforce.client import SalesforceClient
+from shared.salesforce.salesforce_client import SalesforceClient
 from tests.integration.sf_helpers import RecordingSleep, make_client, sim_settings
 
 __all__ = [

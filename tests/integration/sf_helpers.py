@@ -6,7 +6,7 @@ from typing import Any
 
 from devstack.sf_sim import SalesforceSimulator, loopback_session
 from shared.config import Settings, load_settings
-from shared.salesforce.client import SalesforceClient
+from shared.salesforce.salesforce_client import SalesforceClient
 
 
 def sim_settings(sim: SalesforceSimulator, base: Settings | None = None, **overrides: Any) -> Settings:

@@ -15,10 +15,10 @@ import pytest
 
 from shared.config import SYNC_QUEUE, Settings
 from shared.errors import TransientError
+from shared.jobs import JobSource, RecordKind
 from shared.ops.backfill import PC_CHECKPOINT, SF_CHECKPOINT, Source, backfill
 from shared.store import job_queue, links, watermarks
-from shared.store.clients import queue_client
-from shared.sync.jobs import JobSource, RecordKind
+from shared.store.storage_clients import queue_client
 from tests.integration.ops_fixtures import drain_jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_queues")]
@@ -202,7 +202,7 @@ def test_referrals_updated_behind_the_cursor_while_streaming_are_not_skipped(ops
     """The syncs a backfill starts update referrals it has already read; offset paging would then
     skip the ones that shift into the gap. Keyset paging does not."""
     from shared.ops.backfill import _referral_changes
-    from shared.ops.clients import OpsClients
+    from shared.ops.ops_clients import OpsClients
 
     pc_control.seed(250)
     until = datetime.now(UTC)

@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from devstack.sf_sim import SalesforceSimControl, loopback_session
-from shared.partner_center.client import PartnerCenterClient
-from shared.salesforce import fields as F
-from shared.salesforce.client import SalesforceClient
-from shared.sync.engine import run_job
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
+from shared.core import salesforce_fields as F
+from shared.jobs import JobSource, RecordKind, SyncJob
+from shared.partner_center.referral_client import PartnerCenterClient
+from shared.salesforce.salesforce_client import SalesforceClient
+from shared.sync.job_runner import run_job
 
 pytestmark = pytest.mark.integration
 pytest_plugins = [

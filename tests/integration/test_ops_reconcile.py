@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.ops.reconcile import WATERMARK
 from shared.store import watermarks
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
 from tests.integration.ops_fixtures import drain_jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_queues")]
@@ -81,7 +81,7 @@ def test_unlinked_co_sell_referrals_drift_and_marketplace_leads_do_not(ops_setti
 
 
 def test_the_reconcile_timer_enqueues_drifted_referrals(ops_settings, pc_control, functions_host):
-    from shared.triggers import ops as ops_triggers
+    from shared.triggers import ops_timers as ops_triggers
 
     referral = pc_control.send_referral()
     host = functions_host(

@@ -8,11 +8,11 @@ import pytest
 
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
 from shared.errors import TransientError
+from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.ops.replay import replay
 from shared.store import audit, job_queue
 from shared.store.audit import AuditEntry, Outcome
-from shared.store.clients import queue_client
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
+from shared.store.storage_clients import queue_client
 from tests.integration.ops_fixtures import drain_jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_queues")]

@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 from shared.config import Settings, load_settings
 from shared.errors import ConfigError
+from shared.intake.salesforce_poll import WATERMARK as POLL_WATERMARK
+from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.ops.cli import CliContext, app
 from shared.ops.reconcile import WATERMARK as RECONCILE_WATERMARK
-from shared.salesforce.poller import WATERMARK as POLL_WATERMARK
 from shared.store import audit, job_queue, watermarks
 from shared.store.audit import AuditEntry, Direction, Outcome
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_queues")]
 pytest_plugins = [

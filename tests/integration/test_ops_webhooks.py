@@ -9,11 +9,11 @@ import time
 import pytest
 
 from devstack.ports import free_port
-from shared.ops.webhooks import HEALED_ACTION, WANTED_EVENTS
+from shared.ops.webhook_health import HEALED_ACTION, WANTED_EVENTS
 from shared.partner_center.registration import REFERRAL_EVENTS
 from shared.store import audit
-from shared.triggers import ops as ops_triggers
-from shared.triggers import webhook as webhook_trigger
+from shared.triggers import ops_timers as ops_triggers
+from shared.triggers import webhook_http as webhook_trigger
 
 pytestmark = pytest.mark.integration
 pytest_plugins = [

@@ -10,10 +10,10 @@ import pytest
 
 from devstack.pc_sim.seller import a_customer, partner_cosell_referral
 from shared.config import load_settings
+from shared.core.referral import Referral
 from shared.errors import ConfigError, ConflictError, PermanentError, TransientError
-from shared.partner_center.client import PartnerCenterClient
-from shared.partner_center.http import RetryPolicy
-from shared.partner_center.models import Referral
+from shared.partner_center.http_policy import RetryPolicy
+from shared.partner_center.referral_client import PartnerCenterClient
 
 pytestmark = pytest.mark.integration
 pytest_plugins = ["tests.integration.pc_fixtures"]

@@ -70,7 +70,7 @@ def test_test_event_reaches_our_endpoint(registrations, pc_settings, pc_control,
     assert status["status"] == "completed"
     assert status["results"][0]["responseCode"] == 202
     assert receiver.statuses() == [202]
-    assert receiver.outcomes[0].job is None
+    assert receiver.outcomes[0].event is None
 
 
 def test_token_for_the_wrong_audience_is_refused_as_a_config_error(pc_settings, pc_control):

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from devstack.pc_sim import PartnerCenterSimControl
-from shared.partner_center.client import PartnerCenterClient
+from shared.partner_center.referral_client import PartnerCenterClient
 
 pytestmark = pytest.mark.integration
 pytest_plugins = ["tests.integration.pc_fixtures"]

@@ -12,11 +12,11 @@ import pytest
 from devstack.pc_sim.seller import partner_cosell_referral
 from devstack.pc_sim.signing import WebhookSigner
 from shared.config import SYNC_QUEUE
-from shared.partner_center.client import PartnerCenterClient
-from shared.partner_center.models import Referral
+from shared.core.referral import Referral
+from shared.jobs import JobSource, SyncJob
+from shared.partner_center.referral_client import PartnerCenterClient
 from shared.partner_center.registration import REFERRAL_EVENTS
-from shared.store.clients import queue_client
-from shared.sync.jobs import JobSource, SyncJob
+from shared.store.storage_clients import queue_client
 
 pytestmark = pytest.mark.integration
 pytest_plugins = ["tests.integration.pc_fixtures"]
@@ -130,7 +130,7 @@ def test_reordered_deliveries_arrive_shuffled(receiver, pc_control):
     pc_control.set_faults(seed=3, webhooks={"reorder_batch": 4})
     sent = [pc_control.send_marketplace_lead()["id"] for _ in range(4)]
     pc_control.wait_for_deliveries()
-    arrived = [o.job.record_id for o in receiver.outcomes if o.job]
+    arrived = [o.event.referral_id for o in receiver.outcomes if o.event]
     assert sorted(arrived) == sorted(sent)
     assert arrived != sent
 

@@ -11,10 +11,10 @@ import pytest
 from devstack.sf_sim import SalesforceSimControl, SalesforceSimulator
 from devstack.sf_sim.app import resolve_references
 from shared.config import Settings
+from shared.core import salesforce_fields as f
 from shared.errors import PermanentError
-from shared.salesforce import fields as f
-from shared.salesforce.client import SalesforceClient
 from shared.salesforce.new_opportunity import NewContact, NewOpportunity, create_with_children
+from shared.salesforce.salesforce_client import SalesforceClient
 from tests.integration.sf_helpers import make_client, sim_settings
 
 pytest_plugins = ["tests.integration.sf_fixtures"]

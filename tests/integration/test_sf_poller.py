@@ -9,10 +9,10 @@ import pytest
 
 from shared.config import SYNC_QUEUE
 from shared.errors import TransientError
-from shared.salesforce.poller import WATERMARK, poll_once
+from shared.intake.salesforce_poll import WATERMARK, poll_once
+from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.store import watermarks
-from shared.store.clients import queue_client
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
+from shared.store.storage_clients import queue_client
 from tests.integration.sf_helpers import make_client
 
 pytest_plugins = ["tests.integration.sf_fixtures"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from shared.config import SYNC_QUEUE
+from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.store import job_queue
-from shared.store.clients import queue_client
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
+from shared.store.storage_clients import queue_client
 
 pytestmark = pytest.mark.integration
 

@@ -14,12 +14,13 @@ from devstack.pc_sim import PartnerCenterSimulator
 from devstack.pc_sim.control import PartnerCenterSimControl
 from devstack.sf_sim import SalesforceSimControl, SalesforceSimulator
 from shared.config import Settings, load_settings
-from shared.partner_center.client import PartnerCenterClient
-from shared.salesforce import fields as F
+from shared.core import salesforce_fields as F
+from shared.jobs import JobSource, RecordKind, SyncJob
+from shared.partner_center.referral_client import PartnerCenterClient
 from shared.store import audit, links
 from shared.store.audit import Outcome
-from shared.sync.engine import SyncResult, run_job
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
+from shared.sync.context import SyncResult
+from shared.sync.job_runner import run_job
 from tests.integration.sf_helpers import make_client
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 from shared.config import Settings
-from shared.salesforce import fields as f
+from shared.core import salesforce_fields as f
 
 REFERRAL_ID = "5dd4dc44-2c1a-4e16-8478-f783ebe815de"
 ENGAGEMENT_ID = "1352e03d-6c2e-4a55-9f3a-2f0c7f4b8a11"

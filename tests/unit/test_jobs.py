@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.sync.jobs import InvalidJob, JobSource, RecordKind, SyncJob
+from shared.jobs import InvalidJob, JobSource, RecordKind, SyncJob
 
 
 def test_a_job_round_trips_through_its_queue_message():

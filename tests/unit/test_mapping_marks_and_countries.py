@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.sync.countries import UnknownCountry, is_country_code, is_currency_code, normalise_country
-from shared.sync.marks import NAME_MAX_CHARS, strip_mark, with_mark
+from shared.core.countries import UnknownCountry, is_country_code, is_currency_code, normalise_country
+from shared.core.marks import NAME_MAX_CHARS, strip_mark, with_mark
 from tests.unit.builders import a_settings
 
 MARKED = a_settings(check_mark_in_name=True)

@@ -7,9 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from shared.errors import ValidationError
-from shared.sync.canonical import Address, CanonicalDeal, Contact, Solution
-from shared.sync.mapping import (
+from shared.core.canonical import Address, CanonicalDeal, Contact, Solution
+from shared.core.mapping import (
     ReferralCategory,
     deal_from_partner_center,
     is_incoming_from_microsoft,
@@ -19,6 +18,7 @@ from shared.sync.mapping import (
     referral_category,
     syncs_to_salesforce,
 )
+from shared.errors import ValidationError
 from tests.unit.builders import (
     ENGAGEMENT_ID,
     OPPORTUNITY_ID,

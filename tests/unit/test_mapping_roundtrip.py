@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.salesforce import fields as f
-from shared.sync.canonical import SYNCED_FIELDS, Address, CanonicalDeal, Contact, Solution
-from shared.sync.mapping import (
+from shared.core import salesforce_fields as f
+from shared.core.canonical import SYNCED_FIELDS, Address, CanonicalDeal, Contact, Solution
+from shared.core.mapping import (
     deal_from_partner_center,
     deal_from_salesforce,
     partner_center_create_body,
@@ -25,7 +25,7 @@ from shared.sync.mapping import (
     salesforce_opportunity_fields,
     salesforce_solution_fields,
 )
-from shared.sync.stages import VALID_STATUSES
+from shared.core.stages import VALID_STATUSES
 from tests.unit.builders import a_referral, a_settings, children
 
 COUNTRIES = sorted(c.alpha_2 for c in pycountry.countries)

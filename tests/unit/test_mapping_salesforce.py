@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from shared.salesforce import fields as f
-from shared.sync.canonical import Address, CanonicalDeal, Contact, Solution
-from shared.sync.mapping import (
+from shared.core import salesforce_fields as f
+from shared.core.canonical import Address, CanonicalDeal, Contact, Solution
+from shared.core.mapping import (
     deal_from_salesforce,
     employees_for_size,
     salesforce_account_fields,

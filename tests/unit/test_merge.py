@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from shared.core.mapping import deal_from_partner_center
+from shared.core.merge import Conflict, OwnerPolicy, OwnerPolicyError, merge
 from shared.errors import ConfigError
-from shared.sync.mapping import deal_from_partner_center
-from shared.sync.merge import Conflict, OwnerPolicy, OwnerPolicyError, merge
 from tests.unit.builders import a_referral, a_settings
 
 SYNCED = deal_from_partner_center(a_referral()).comparable()

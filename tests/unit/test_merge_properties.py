@@ -8,16 +8,16 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.sync.canonical import SYNCED_FIELDS
-from shared.sync.merge import (
+from shared.core.canonical import SYNCED_FIELDS
+from shared.core.merge import (
     PARTNER_CENTER_TO_SALESFORCE_ONLY,
     SALESFORCE_TO_PARTNER_CENTER_ONLY,
     STATUS_UNIT,
     OwnerPolicy,
     merge,
 )
-from shared.sync.plan import adoption_base, base_after_interrupted_sync
-from shared.sync.stages import VALID_STATUSES
+from shared.core.plan import adoption_base, base_after_interrupted_sync
+from shared.core.stages import VALID_STATUSES
 
 STATUSES = [(s, sub) for s, subs in VALID_STATUSES.items() for sub in subs]
 LISTS = [[], [{"email": "a@x.example"}], [{"email": "b@x.example"}, {"email": "c@x.example"}]]

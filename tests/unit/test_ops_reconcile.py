@@ -6,10 +6,10 @@ from dataclasses import replace
 from typing import Any
 
 from shared.config import load_settings
+from shared.core.mapping import deal_from_partner_center
+from shared.core.merge import OwnerPolicy
 from shared.ops.reconcile import drifted_fields
 from shared.store.links import Link
-from shared.sync.mapping import deal_from_partner_center
-from shared.sync.merge import OwnerPolicy
 
 SETTINGS = load_settings()
 POLICY = OwnerPolicy()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
+from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.ops.replay import decode_body, parse, replay_job
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
 
 JOB = SyncJob(kind=RecordKind.OPPORTUNITY, record_id="006A", source=JobSource.POLL, attempt=4, trace_id="t-1")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.ops.webhooks import RegistrationState, _answered, compare_registration
+from shared.ops.webhook_health import RegistrationState, _answered, compare_registration
 from shared.partner_center.registration import REFERRAL_EVENTS, TEST_EVENT, Registration
 
 OURS = "https://cosell.example/api/partner-center/events"

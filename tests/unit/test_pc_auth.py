@@ -11,7 +11,7 @@ import pytest
 
 from shared.config import Settings, load_settings
 from shared.errors import ConfigError, TransientError
-from shared.partner_center.auth import RefreshTokenProvider
+from shared.partner_center.tokens import RefreshTokenProvider
 
 SECRET = "super-secret-value"
 REFRESH = "refresh-token-value"

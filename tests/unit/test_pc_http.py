@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from shared.errors import ConfigError, ConflictError, PermanentError, TransientError
-from shared.partner_center.http import (
+from shared.partner_center.http_policy import (
     Action,
     ApiCaller,
     RetryPolicy,
@@ -226,7 +226,7 @@ def test_transport_failures_are_retried():
 def test_logs_carry_request_ids_but_never_the_token(caplog):
     handler, _ = responses(httpx.Response(200, json={}, headers={"Request-ID": "req-7"}))
     api, _, _ = caller(handler)
-    with caplog.at_level(logging.INFO, logger="shared.partner_center.http"):
+    with caplog.at_level(logging.INFO, logger="shared.partner_center.http_policy"):
         api.request("GET", "https://pc.example/referrals", template="/referrals")
     text = caplog.text
     assert "req-7" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from shared.partner_center.models import Referral
+from shared.core.referral import Referral
 
 WIRE = {
     "id": "5dd4dc44-2c1a-4e16-8478-f783ebe815de",

@@ -13,13 +13,14 @@ from cryptography.x509.oid import NameOID
 
 from devstack.pc_sim.signing import WebhookSigner
 from shared.config import load_settings
-from shared.partner_center.webhooks import (
+from shared.intake.partner_center_webhook import job_for
+from shared.jobs import JobSource, RecordKind
+from shared.partner_center.webhook_events import (
     CertificateCache,
     certificate_url_problem,
     receive_event,
     referral_id_from_uri,
 )
-from shared.sync.jobs import JobSource, RecordKind
 
 CERT_HOST = "3psostorageacct.blob.core.windows.net"
 CERT_URL = f"https://{CERT_HOST}/cert/pcnotifications.microsoft.com.cer"
@@ -82,18 +83,19 @@ def test_signed_referral_event_becomes_a_job(signer, certificates, settings, nam
     body = event(name)
     outcome = receive_event(body, signed(signer, body), settings, certificates=certificates)
     assert outcome.status_code == 202
-    assert outcome.job is not None
-    assert outcome.job.kind is RecordKind.REFERRAL
-    assert outcome.job.record_id == REFERRAL_ID
-    assert outcome.job.source is JobSource.WEBHOOK
-    assert outcome.job.event == name
-    assert outcome.job.observed_at == datetime(2025, 2, 17, 0, 5, 39, 548548, tzinfo=UTC)
+    assert outcome.event is not None
+    job = job_for(outcome.event)
+    assert job.kind is RecordKind.REFERRAL
+    assert job.record_id == REFERRAL_ID
+    assert job.source is JobSource.WEBHOOK
+    assert job.event == name
+    assert job.observed_at == datetime(2025, 2, 17, 0, 5, 39, 548548, tzinfo=UTC)
 
 
 def test_header_names_are_case_insensitive(signer, certificates, settings):
     body = event()
     headers = {k.upper(): v for k, v in signed(signer, body).items()}
-    assert receive_event(body, headers, settings, certificates=certificates).job is not None
+    assert receive_event(body, headers, settings, certificates=certificates).event is not None
 
 
 @pytest.mark.parametrize(
@@ -115,7 +117,7 @@ def test_unauthentic_requests_are_refused_with_401(signer, certificates, setting
     outcome = receive_event(body, signed(signer, body, **changes), settings, certificates=certificates)
     assert outcome.status_code == 401
     assert reason in outcome.message
-    assert outcome.job is None
+    assert outcome.event is None
     assert fetched == []
 
 
@@ -165,13 +167,13 @@ def test_unavailable_certificate_asks_partner_center_to_retry(signer, certificat
     headers = signed(signer, body, **{"x-ms-certificate-url": f"https://{CERT_HOST}/missing.cer"})
     outcome = receive_event(body, headers, settings, certificates=certificates)
     assert outcome.status_code == 503
-    assert outcome.job is None
+    assert outcome.event is None
 
 
 def test_certificate_is_fetched_once_and_cached(signer, certificates, settings, fetched):
     for name in ("referral-created", "referral-updated"):
         body = event(name)
-        assert receive_event(body, signed(signer, body), settings, certificates=certificates).job
+        assert receive_event(body, signed(signer, body), settings, certificates=certificates).event
     assert fetched == [CERT_URL]
 
 
@@ -192,7 +194,7 @@ def test_malformed_signed_events_are_refused_with_400(signer, certificates, sett
     outcome = receive_event(body, signed(signer, body), settings, certificates=certificates)
     assert outcome.status_code == 400
     assert reason in outcome.message
-    assert outcome.job is None
+    assert outcome.event is None
 
 
 def test_oversized_body_is_refused_with_413_before_any_verification(signer, certificates, settings, fetched):
@@ -208,13 +210,13 @@ def test_unknown_events_are_acknowledged_and_ignored(signer, certificates, setti
     outcome = receive_event(body, signed(signer, body), settings, certificates=certificates)
     assert outcome.status_code == 202
     assert "ignored" in outcome.message
-    assert outcome.job is None
+    assert outcome.event is None
 
 
 def test_test_event_is_acknowledged_without_a_job(signer, certificates, settings):
     body = event("test-created", ResourceUri="https://api.partnercenter.microsoft.com/webhooks/v1/x")
     outcome = receive_event(body, signed(signer, body), settings, certificates=certificates)
-    assert (outcome.status_code, outcome.job) == (202, None)
+    assert (outcome.status_code, outcome.event) == (202, None)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.salesforce import fields as f
+from shared.core import salesforce_fields as f
 
 ROOT = Path(__file__).resolve().parents[2] / "salesforce-metadata"
 DEFAULT = ROOT / "force-app" / "main" / "default"

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.config import load_settings
 from shared.errors import ConfigError
-from shared.salesforce.auth import JWT_GRANT, jwt_audience, login_domain, token_request, token_url
+from shared.salesforce.login import JWT_GRANT, jwt_audience, login_domain, token_request, token_url
 
 
 @pytest.fixture(scope="module")

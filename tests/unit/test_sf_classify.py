@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from shared.core import salesforce_fields as f
 from shared.errors import ConfigError, PermanentError, TransientError
-from shared.salesforce import fields as f
 from shared.salesforce.classify import DAILY_LIMIT_RETRY_AFTER, Action, classify
 
 

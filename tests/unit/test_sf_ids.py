@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.salesforce.client import looks_like_opportunity_id
+from shared.salesforce.salesforce_client import looks_like_opportunity_id
 
 
 @pytest.mark.parametrize("value", ["0065g00000000NRAAY", "0065g00000000NR"])

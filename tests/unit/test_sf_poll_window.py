@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared.salesforce.poll_window import parse_stamp, plan, row_key, window_start
+from shared.core.poll_window import parse_stamp, plan, row_key, window_start
 
 T0 = datetime(2030, 1, 1, 12, 0, 0, 500_000, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.sync.stages import (
+from shared.core.stages import (
     VALID_STATUSES,
     format_referral_status,
     parse_referral_status,

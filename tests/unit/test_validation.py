@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from shared.sync.canonical import Address, CanonicalDeal
-from shared.sync.mapping import deal_from_partner_center
-from shared.sync.validation import validate_for_create, validate_update
+from shared.core.canonical import Address, CanonicalDeal
+from shared.core.mapping import deal_from_partner_center
+from shared.core.validation import validate_for_create, validate_update
 from tests.unit.builders import a_referral
 
 VALID = deal_from_partner_center(a_referral())

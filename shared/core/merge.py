@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from shared.config import Settings
+from shared.core.canonical import SYNCED_FIELDS
+from shared.core.stages import CLOSED
 from shared.errors import ConfigError
-from shared.sync.canonical import SYNCED_FIELDS
-from shared.sync.stages import CLOSED
 
 Side = Literal["salesforce", "partner_center"]
 SALESFORCE: Final[Side] = "salesforce"

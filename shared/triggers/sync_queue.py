@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.config import SYNC_QUEUE, get_settings
-from shared.sync.worker import handle_message
+from shared.sync.queue_worker import handle_message
 
 bp = func.Blueprint()
 

@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable
 
 from shared.config import Settings
-from shared.partner_center.client import PartnerCenterClient
-from shared.salesforce.client import SalesforceClient
+from shared.partner_center.referral_client import PartnerCenterClient
+from shared.salesforce.salesforce_client import SalesforceClient
 
 PartnerCenterFactory = Callable[[Settings], PartnerCenterClient]
 SalesforceFactory = Callable[[Settings], SalesforceClient]

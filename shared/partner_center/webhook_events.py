@@ -1,4 +1,4 @@
-"""Partner Center webhook events: verify the signature over the raw body, parse, make a job.
+"""Partner Center webhook events: verify the signature over the raw body, parse into an event.
 
 Partner Center signs each POST with RSA-SHA256 (PKCS#1 v1.5) and names the signing certificate
 in `x-ms-certificate-url`. The certificate is only fetched from allow-listed hosts over https
@@ -25,11 +25,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from pydantic import ValidationError as PydanticValidationError
 
 from shared.config import Settings
 from shared.partner_center.registration import REFERRAL_EVENTS, TEST_EVENT
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +35,21 @@ REQUIRED_FIELDS = ("EventName", "ResourceUri", "ResourceName", "ResourceChangeUt
 
 
 @dataclass(frozen=True)
+class ReferralEvent:
+    """An authentic referral event: which referral changed, how, and when Partner Center saw it."""
+
+    name: str
+    referral_id: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
 class WebhookOutcome:
-    """What the HTTP trigger answers (`status_code`, `message`) and enqueues (`job`, if any)."""
+    """What the HTTP trigger answers (`status_code`, `message`) and, for a referral event, the event."""
 
     status_code: int
     message: str
-    job: SyncJob | None = None
+    event: ReferralEvent | None = None
 
 
 class CertificateUnavailable(Exception):
@@ -161,7 +168,7 @@ def receive_event(
     certificates: CertificateCache | None = None,
 ) -> WebhookOutcome:
     """Judge one webhook POST: 413 too large, 401 not authentic, 400 malformed, 202 otherwise
-    (with a job for referral events). Nothing here enqueues: the trigger does."""
+    (with the event for referral events). Nothing here enqueues: the intake does."""
     if len(body) > settings.pc_webhook_max_body_bytes:
         return _refuse(413, f"body of {len(body)} bytes exceeds {settings.pc_webhook_max_body_bytes}")
     lowered = {name.lower(): value for name, value in headers.items()}
@@ -201,7 +208,7 @@ def signature_problem(
 
 
 def parse_event(body: bytes) -> WebhookOutcome:
-    """An authentic body: 400 when malformed, 202 ignored, or 202 with a job for a referral event."""
+    """An authentic body: 400 when malformed, 202 ignored, or 202 with the event for a referral event."""
     try:
         event = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -218,27 +225,20 @@ def parse_event(body: bytes) -> WebhookOutcome:
     missing = [f for f in REQUIRED_FIELDS if not isinstance(event.get(f), str) or not event[f]]
     if missing:
         return _refuse(400, f"event lacks {', '.join(missing)}")
-    return _job_outcome(name, event)
+    return _event_outcome(name, event)
 
 
-def _job_outcome(name: str, event: dict[str, object]) -> WebhookOutcome:
+def _event_outcome(name: str, event: dict[str, object]) -> WebhookOutcome:
     referral_id = referral_id_from_uri(str(event["ResourceUri"]))
+    if not referral_id or any(ord(c) < 32 or c in "\\#?" for c in referral_id) or len(referral_id) > 200:
+        return _refuse(400, "ResourceUri does not end in a referral id")
     try:
-        observed_at = datetime.fromisoformat(str(event["ResourceChangeUtcDate"]).replace("Z", "+00:00"))
+        changed_at = datetime.fromisoformat(str(event["ResourceChangeUtcDate"]).replace("Z", "+00:00"))
     except ValueError:
         return _refuse(400, "ResourceChangeUtcDate is not a date")
-    try:
-        job = SyncJob(
-            kind=RecordKind.REFERRAL,
-            record_id=referral_id or "",
-            source=JobSource.WEBHOOK,
-            observed_at=observed_at,
-            event=name,
-        )
-    except PydanticValidationError:
-        return _refuse(400, "ResourceUri does not end in a referral id")
-    log.info("partner center %s for referral %s accepted (trace %s)", name, job.record_id, job.trace_id)
-    return WebhookOutcome(202, "accepted", job)
+    if changed_at.tzinfo is None:
+        changed_at = changed_at.replace(tzinfo=UTC)
+    return WebhookOutcome(202, "accepted", ReferralEvent(name, referral_id, changed_at))
 
 
 def _refuse(status: int, reason: str) -> WebhookOutcome:

@@ -15,9 +15,9 @@ from enum import StrEnum
 from typing import Any, Final
 
 from shared.config import Settings
+from shared.core.canonical import Address, CanonicalDeal, Contact, Solution, clean_text, to_money
+from shared.core.countries import UnknownCountry, normalise_country
 from shared.errors import ValidationError
-from shared.sync.canonical import Address, CanonicalDeal, Contact, Solution, clean_text, to_money
-from shared.sync.countries import UnknownCountry, normalise_country
 
 MICROSOFT_ORG: Final = "msft"
 NO_HELP_CODE: Final = "Unknown"

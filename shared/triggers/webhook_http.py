@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.config import get_settings
-from shared.sync.intake import accept_webhook
+from shared.intake.partner_center_webhook import accept_webhook
 
 bp = func.Blueprint()
 

@@ -5,17 +5,39 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from shared.config import Settings
+from shared.core.referral import Referral
 from shared.errors import PermanentError
-from shared.partner_center.auth import TokenProvider
-from shared.partner_center.base import PROVIDER, PartnerCenterApi
-from shared.partner_center.http import RetryPolicy
-from shared.partner_center.models import Referral
+from shared.partner_center.api_base import PROVIDER, PartnerCenterApi
+from shared.partner_center.http_policy import RetryPolicy
+from shared.partner_center.tokens import TokenProvider
+
+
+@dataclass(frozen=True)
+class ReferralRequest:
+    """One write to the Referrals API, built before it is sent: the client sends exactly this, and
+    the dry run prints it, so what is previewed is what would be sent."""
+
+    method: str
+    url: str
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    template: str = "/referrals"
+    record_id: str | None = None
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "url": self.url, "path": self.path, "headers": self.headers,
+                "body": self.body}  # fmt: skip
 
 
 def odata_quote(value: str) -> str:
@@ -83,39 +105,43 @@ class PartnerCenterClient(PartnerCenterApi):
             if not params:
                 raise PermanentError(f"nextLink without a query: {next_link}", provider=PROVIDER)
 
+    def create_request(self, referral: Referral | dict[str, Any]) -> ReferralRequest:
+        body = referral.to_wire() if isinstance(referral, Referral) else referral
+        return ReferralRequest("POST", self._referrals_url, body, {"Content-Type": "application/json"})
+
+    def update_request(
+        self, referral_id: str, operations: list[dict[str, Any]], *, etag: str | None
+    ) -> ReferralRequest:
+        headers = {"Content-Type": "application/json", "Prefer": "return=representation"}
+        if etag:
+            headers["If-Match"] = etag
+        url = f"{self._referrals_url}/{referral_id}"
+        return ReferralRequest("PATCH", url, operations, headers, "/referrals/{id}", referral_id)
+
     def create_referral(self, referral: Referral | dict[str, Any]) -> Referral:
         """Create; not resent after an ambiguous failure (callers look up `externalReferenceId`)."""
-        body = referral.to_wire() if isinstance(referral, Referral) else referral
-        response = self._api.request(
-            "POST",
-            self._referrals_url,
-            template="/referrals",
-            json=body,
-            headers={"Content-Type": "application/json"},
-            idempotent=False,
-        )
-        return _referral_from(response)
+        return _referral_from(self._send(self.create_request(referral), idempotent=False))
 
     def update_referral(
         self, referral_id: str, operations: list[dict[str, Any]], *, etag: str | None
     ) -> Referral:
         """Apply JSON Patch `operations`; with `etag`, a stale eTag raises `ConflictError`."""
-        headers = {"Content-Type": "application/json", "Prefer": "return=representation"}
-        if etag:
-            headers["If-Match"] = etag
-        response = self._api.request(
-            "PATCH",
-            f"{self._referrals_url}/{referral_id}",
-            template="/referrals/{id}",
-            json=operations,
-            headers=headers,
-            # Resending a patch without If-Match could apply an "add /team/-" twice.
-            idempotent=etag is not None,
-            record_id=referral_id,
-        )
+        # Resending a patch without If-Match could apply an "add /team/-" twice.
+        response = self._send(self.update_request(referral_id, operations, etag=etag), idempotent=bool(etag))
         if response.status_code == 204 or not response.content:
             return self.get_referral(referral_id)
         return _referral_from(response)
+
+    def _send(self, request: ReferralRequest, *, idempotent: bool) -> httpx.Response:
+        return self._api.request(
+            request.method,
+            request.url,
+            template=request.template,
+            json=request.body,
+            headers=request.headers,
+            idempotent=idempotent,
+            record_id=request.record_id,
+        )
 
     def related_referrals(self, engagement_id: str) -> list[Referral]:
         """All referrals of the engagement (ours and Microsoft's side)."""

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared.config import Settings
-from shared.partner_center.models import Referral
-from shared.sync.canonical import CanonicalDeal
-from shared.sync.mapping import deal_from_partner_center, deal_from_salesforce, partner_center_patch
-from shared.sync.merge import MergeResult, OwnerPolicy, merge
-from shared.sync.validation import validate_update
+from shared.core.canonical import CanonicalDeal
+from shared.core.mapping import deal_from_partner_center, deal_from_salesforce, partner_center_patch
+from shared.core.merge import MergeResult, OwnerPolicy, merge
+from shared.core.referral import Referral
+from shared.core.validation import validate_update
 
 Origin = Literal["salesforce", "partner_center"]
 

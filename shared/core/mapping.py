@@ -6,8 +6,8 @@ status table), `marks` (✔/✖ in the name) and `countries` (ISO codes). All of
 
 from __future__ import annotations
 
-from shared.sync.countries import UnknownCountry, is_country_code, is_currency_code, normalise_country
-from shared.sync.mapping_partner_center import (
+from shared.core.countries import UnknownCountry, is_country_code, is_currency_code, normalise_country
+from shared.core.mapping_partner_center import (
     ReferralCategory,
     deal_from_partner_center,
     is_incoming_from_microsoft,
@@ -17,7 +17,7 @@ from shared.sync.mapping_partner_center import (
     referral_category,
     syncs_to_salesforce,
 )
-from shared.sync.mapping_salesforce import (
+from shared.core.mapping_salesforce import (
     deal_from_salesforce,
     employees_for_size,
     salesforce_account_fields,
@@ -26,8 +26,8 @@ from shared.sync.mapping_salesforce import (
     salesforce_solution_fields,
     size_for_employees,
 )
-from shared.sync.marks import strip_mark, with_mark
-from shared.sync.stages import (
+from shared.core.marks import strip_mark, with_mark
+from shared.core.stages import (
     format_referral_status,
     parse_referral_status,
     stage_for_status,

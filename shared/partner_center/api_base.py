@@ -11,8 +11,8 @@ from typing import Self
 import httpx
 
 from shared.config import Settings
-from shared.partner_center.auth import RefreshTokenProvider, TokenProvider
-from shared.partner_center.http import ApiCaller, RetryPolicy
+from shared.partner_center.http_policy import ApiCaller, RetryPolicy
+from shared.partner_center.tokens import RefreshTokenProvider, TokenProvider
 
 PROVIDER = "partner-center"
 

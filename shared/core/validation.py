@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.sync.canonical import CanonicalDeal
-from shared.sync.countries import is_country_code, is_currency_code
-from shared.sync.stages import CLOSED
+from shared.core.canonical import CanonicalDeal
+from shared.core.countries import is_country_code, is_currency_code
+from shared.core.stages import CLOSED
 
 
 def _as_deal(value: CanonicalDeal | Mapping[str, Any]) -> CanonicalDeal:

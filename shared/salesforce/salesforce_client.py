@@ -7,8 +7,6 @@ re-authenticates once on INVALID_SESSION_ID. Errors leave as `shared.errors` exc
 
 from __future__ import annotations
 
-import base64
-import html
 import logging
 import random
 import re
@@ -27,10 +25,12 @@ from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.format import format_external_id, format_soql
 
 from shared.config import Settings
+from shared.core import salesforce_fields as f
 from shared.errors import CosellSyncError, TransientError
-from shared.salesforce import fields as f
-from shared.salesforce.auth import TokenProvider
 from shared.salesforce.classify import Action, Verdict, classify
+from shared.salesforce.login import TokenProvider
+from shared.salesforce.new_opportunity import NewOpportunity, create_with_children
+from shared.salesforce.records import account_match_soql, note_link_record, note_record, solution_record
 from shared.salesforce.throttle import (
     MAX_INLINE_WAIT_SECONDS,
     backoff_delay,
@@ -93,38 +93,6 @@ def looks_like_opportunity_id(value: str) -> bool:
     """A 15/18-character opportunity id: anything else (a CRM's own reference in
     externalReferenceId) would make Salesforce refuse the query (and cost a call)."""
     return bool(_OPPORTUNITY_ID.fullmatch(value))
-
-
-def account_match_soql(name: str, fields: dict[str, Any]) -> str:
-    """The oldest account named `name`, with the same BillingPostalCode when one is given."""
-    soql = format_soql("SELECT Id FROM Account WHERE Name = {}", name)
-    if fields.get("BillingPostalCode"):
-        soql += format_soql(" AND BillingPostalCode = {}", fields["BillingPostalCode"])
-    return soql + " ORDER BY CreatedDate LIMIT 1"
-
-
-def solution_record(opportunity_id: str, solution: dict[str, Any]) -> dict[str, Any]:
-    """A solutions child record; `solution` holds fields by API name (fields.SOLUTION_ID, ...)."""
-    body = {**solution, f.SOLUTION_OPPORTUNITY: opportunity_id}
-    if not body.get("Name"):
-        body["Name"] = str(solution.get(f.SOLUTION_NAME) or solution.get(f.SOLUTION_ID) or "Solution")[:80]
-    return body
-
-
-def note_record(title: str, text: str) -> dict[str, Any]:
-    """An enhanced note (ContentNote): its content is HTML, base64-encoded."""
-    return {"Title": title[:255], "Content": base64.b64encode(note_html(text).encode()).decode()}
-
-
-def note_link_record(note_id: str, opportunity_id: str) -> dict[str, Any]:
-    """Links a note to the opportunity, visible to every user who can see it."""
-    return {"ContentDocumentId": note_id, "LinkedEntityId": opportunity_id, "ShareType": "V",
-            "Visibility": "AllUsers"}  # fmt: skip
-
-
-def note_html(body: str) -> str:
-    """ContentNote content is HTML: escape the text and keep its lines as paragraphs."""
-    return "".join(f"<p>{html.escape(line)}</p>" for line in body.splitlines() or [""])
 
 
 class SalesforceClient:
@@ -343,6 +311,11 @@ class SalesforceClient:
         )
 
     # ------------------------------------------------------------------ writes
+    def create_with_children(self, new: NewOpportunity) -> str | None:
+        """The opportunity and its children in one all-or-none graph (see `new_opportunity`), or None
+        when the caller must take the stepwise path."""
+        return create_with_children(self, new)
+
     def upsert_opportunity_by_referral_id(self, referral_id: str, fields: dict[str, Any]) -> tuple[str, bool]:
         """Create or update the opportunity whose Referral Id is `referral_id`; returns (id, created)."""
         body = {k: v for k, v in fields.items() if k.lower() != f.REFERRAL_ID.lower()}

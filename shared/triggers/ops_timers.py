@@ -7,9 +7,9 @@ import logging
 import azure.functions as func
 
 from shared.config import get_settings
-from shared.ops.clients import OpsClients
+from shared.ops.ops_clients import OpsClients
 from shared.ops.reconcile import reconcile as run_reconcile
-from shared.ops.webhooks import check_webhooks
+from shared.ops.webhook_health import check_webhooks
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]  # azure.functions ships no annotations here
 log = logging.getLogger("cosell_sync.ops")

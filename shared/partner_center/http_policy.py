@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from shared.errors import ConfigError, ConflictError, CosellSyncError, PermanentError, TransientError, redact
-from shared.partner_center.auth import TokenProvider
+from shared.partner_center.tokens import TokenProvider
 
 log = logging.getLogger(__name__)
 

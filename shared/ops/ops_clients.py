@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from shared import clients
+from shared import api_clients
 from shared.config import Settings
-from shared.partner_center.client import PartnerCenterClient
+from shared.partner_center.referral_client import PartnerCenterClient
 from shared.partner_center.registration import WebhookRegistrationClient
-from shared.salesforce.client import SalesforceClient
+from shared.salesforce.salesforce_client import SalesforceClient
 
 
 def _default_pc(settings: Settings) -> PartnerCenterClient:
@@ -25,7 +25,7 @@ def _default_webhooks(settings: Settings) -> WebhookRegistrationClient:
 def _default_sf(settings: Settings) -> SalesforceClient:
     # The process-wide client: the timers reuse its session and token, and the factories installed by
     # the local stack (Salesforce simulator on loopback) apply to it.
-    return clients.salesforce(settings)
+    return api_clients.salesforce(settings)
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from shared.config import Settings
+from shared.jobs import InvalidJob, SyncJob
 from shared.store import audit, job_queue
 from shared.store.audit import AuditEntry, Outcome
-from shared.sync.jobs import InvalidJob, SyncJob
 
 log = logging.getLogger("cosell_sync.worker")
 
@@ -27,6 +27,6 @@ def handle_message(body: str, *, dequeue_count: int, message_id: str, settings: 
             AuditEntry(trace_id=message_id, action="parse job", outcome=Outcome.POISONED, error=str(exc)),
         )
         return
-    from shared.sync import engine  # noqa: PLC0415 - pulls in both API clients; loaded on the first job
+    from shared.sync import job_runner  # noqa: PLC0415 - pulls in both API clients; loaded on the first job
 
-    engine.run_job(job, settings=settings, dequeue_count=dequeue_count)
+    job_runner.run_job(job, settings=settings, dequeue_count=dequeue_count)

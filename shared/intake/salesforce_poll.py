@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared import clients
+from shared import api_clients
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
-from shared.salesforce import fields as f
-from shared.salesforce.client import SalesforceClient
-from shared.salesforce.poll_window import parse_stamp, plan, window_start
+from shared.core import salesforce_fields as f
+from shared.core.poll_window import parse_stamp, plan, window_start
+from shared.jobs import JobSource, RecordKind, SyncJob
+from shared.salesforce.salesforce_client import SalesforceClient
 from shared.store import job_queue, links, watermarks
-from shared.store.clients import queue_client
-from shared.sync.jobs import JobSource, RecordKind, SyncJob
+from shared.store.storage_clients import queue_client
 from shared.telemetry import record_poll, record_queue_depths
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def poll_once(
 def run_scheduled_poll(settings: Settings) -> PollResult:
     """What the timer runs: one poll with the process's client, then the figures the alerts read
     (poll lag, jobs enqueued, queue depths)."""
-    result = poll_once(settings, client=clients.salesforce(settings))
+    result = poll_once(settings, client=api_clients.salesforce(settings))
     mark = result.watermark_after or result.watermark_before
     lag = (datetime.now(UTC) - mark).total_seconds() if mark else 0.0
     record_poll(lag, result.enqueued)

@@ -7,7 +7,7 @@ import logging
 import azure.functions as func
 
 from shared.config import get_settings
-from shared.salesforce.poller import run_scheduled_poll
+from shared.intake.salesforce_poll import run_scheduled_poll
 
 bp = func.Blueprint()
 log = logging.getLogger("cosell_sync.poller")

@@ -2,7 +2,7 @@
 
 Reads the record dict a SOQL query returns (parent `Account`, child `OpportunityContactRoles` and
 `Partner_Center_Solutions__r`); writes plain field dicts per object for the client to send. Field names
-come from settings (deal value, currency, country path) and `shared.salesforce.fields`.
+come from settings (deal value, currency, country path) and `shared.core.salesforce_fields`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from shared.config import Settings
-from shared.salesforce import fields as f
-from shared.sync.canonical import (
+from shared.core import salesforce_fields as f
+from shared.core.canonical import (
     NO_HELP_CODES,
     Address,
     CanonicalDeal,
@@ -21,9 +21,9 @@ from shared.sync.canonical import (
     clean_text,
     to_money,
 )
-from shared.sync.countries import UnknownCountry, normalise_country
-from shared.sync.marks import strip_mark, with_mark
-from shared.sync.stages import (
+from shared.core.countries import UnknownCountry, normalise_country
+from shared.core.marks import strip_mark, with_mark
+from shared.core.stages import (
     format_referral_status,
     parse_referral_status,
     stage_for_status,
