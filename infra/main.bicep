@@ -15,22 +15,29 @@ param location string
 param principalId string = ''
 
 @allowed(['User', 'Group', 'ServicePrincipal'])
+@description('Kind of principalId; azd passes AZURE_PRINCIPAL_TYPE (ServicePrincipal when a pipeline runs `azd up`).')
 param principalType string = 'User'
 
 @description('Resource id of an existing action group for the alerts; empty creates one.')
 param actionGroupId string = ''
 
-@description('E-mail receiver of the action group created when actionGroupId is empty (optional).')
+@description('E-mail receiver of the action group created when actionGroupId is empty.')
 param alertEmailAddress string = ''
+
+@description('Explicit opt-out: create the alerts with an action group that notifies nobody.')
+param alertsWithoutReceiver bool = false
 
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
-@minValue(40)
+// Queue concurrency, and so the peak rate of Salesforce and Partner Center calls, is about
+// instances x (batchSize + newBatchThreshold) from host.json.
+@minValue(1)
 @maxValue(1000)
+@description('Most instances Flex Consumption scales out to (1-1000); lower it to cap API pressure.')
 param maximumInstanceCount int = 40
 
-@description('Partner Center: the partner\'s Entra tenant id (PC_TENANT_ID).')
+@description('Partner Center: the partner\'s Entra tenant id (PC_TENANT_ID), the token authority; empty means the deploying tenant.')
 param pcTenantId string = ''
 
 @description('Partner Center: the Entra app (client) id (PC_CLIENT_ID).')
@@ -48,8 +55,15 @@ param sfAuthMode string = 'jwt'
 param sfClientId string = ''
 param sfUsername string = ''
 
+@allowed(['DEBUG', 'INFO', 'WARNING', 'ERROR'])
+@description('LOG_LEVEL: Python log level of the app\'s loggers.')
+param logLevel string = 'INFO'
+
 @description('Values for other app settings of shared/config.py (name: string value), e.g. stage names.')
 param settingOverrides object = {}
+
+@description('True when the pc-refresh-token secret already exists (the azd preprovision hook sets it), so a redeploy does not overwrite the rotated token.')
+param refreshTokenSecretExists bool = false
 
 @minValue(1)
 @maxValue(100)
@@ -70,14 +84,27 @@ param webhookSilenceHours int = 24
 param functionErrorThreshold int = 5
 
 var abbrs = loadJsonContent('abbreviations.json')
+// Terraform computes the same token with provider::azapi::unique_string (infra/terraform/main.tf).
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
-var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
-var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
-var defaultWebhookCallbackUrl = 'https://${functionAppName}.azurewebsites.net/api/partner-center/events'
+var names = {
+  resourceGroup: '${abbrs.resourcesResourceGroups}${environmentName}'
+  identity: '${abbrs.managedIdentityUserAssignedIdentities}${resourceToken}'
+  logAnalytics: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+  appInsights: '${abbrs.insightsComponents}${resourceToken}'
+  storage: '${abbrs.storageStorageAccounts}${resourceToken}'
+  deploymentContainer: 'app-package-${take(resourceToken, 7)}'
+  keyVault: '${abbrs.keyVaultVaults}${resourceToken}'
+  plan: '${abbrs.webServerFarms}${resourceToken}'
+  functionApp: '${abbrs.webSitesFunctions}${resourceToken}'
+  actionGroup: '${abbrs.actionGroups}${resourceToken}'
+  alertPrefix: '${abbrs.alertRules}${resourceToken}'
+}
+var defaultWebhookCallbackUrl = 'https://${names.functionApp}.azurewebsites.net/api/partner-center/events'
+var refreshTokenSecretName = 'pc-refresh-token'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
-  name: '${abbrs.resourcesResourceGroups}${environmentName}'
+  name: names.resourceGroup
   location: location
   tags: tags
 }
@@ -86,7 +113,7 @@ module identity 'modules/identity.bicep' = {
   name: 'identity'
   scope: rg
   params: {
-    name: '${abbrs.managedIdentityUserAssignedIdentities}${resourceToken}'
+    name: names.identity
     location: location
     tags: tags
   }
@@ -96,8 +123,8 @@ module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   scope: rg
   params: {
-    logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
-    appInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    logAnalyticsName: names.logAnalytics
+    appInsightsName: names.appInsights
     location: location
     tags: tags
   }
@@ -107,10 +134,10 @@ module storage 'modules/storage.bicep' = {
   name: 'storage'
   scope: rg
   params: {
-    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    name: names.storage
     location: location
     tags: tags
-    deploymentContainerName: deploymentContainerName
+    deploymentContainerName: names.deploymentContainer
     logAnalyticsId: monitoring.outputs.logAnalyticsId
   }
 }
@@ -119,10 +146,12 @@ module keyVault 'modules/keyvault.bicep' = {
   name: 'keyvault'
   scope: rg
   params: {
-    name: '${abbrs.keyVaultVaults}${resourceToken}'
+    name: names.keyVault
     location: location
     tags: tags
     logAnalyticsId: monitoring.outputs.logAnalyticsId
+    refreshTokenSecretName: refreshTokenSecretName
+    refreshTokenSecretExists: refreshTokenSecretExists
   }
 }
 
@@ -136,6 +165,7 @@ module rbac 'modules/rbac.bicep' = {
     appPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
     userPrincipalType: principalType
+    refreshTokenSecretName: keyVault.outputs.refreshTokenSecretName
   }
 }
 
@@ -144,25 +174,28 @@ module app 'modules/app.bicep' = {
   scope: rg
   dependsOn: [rbac]
   params: {
-    name: functionAppName
-    planName: '${abbrs.webServerFarms}${resourceToken}'
+    name: names.functionApp
+    planName: names.plan
     location: location
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     storageAccountName: storage.outputs.name
-    deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainerName}'
+    deploymentContainerUrl: '${storage.outputs.blobEndpoint}${names.deploymentContainer}'
     keyVaultName: keyVault.outputs.name
+    keyVaultUri: keyVault.outputs.uri
+    refreshTokenSecretName: refreshTokenSecretName
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
-    pcTenantId: pcTenantId
+    pcTenantId: empty(pcTenantId) ? tenant().tenantId : pcTenantId
     pcClientId: pcClientId
     pcWebhookCallbackUrl: empty(pcWebhookCallbackUrl) ? defaultWebhookCallbackUrl : pcWebhookCallbackUrl
     sfLoginUrl: sfLoginUrl
     sfAuthMode: sfAuthMode
     sfClientId: sfClientId
     sfUsername: sfUsername
+    logLevel: logLevel
     settingOverrides: settingOverrides
   }
 }
@@ -171,13 +204,15 @@ module alerts 'modules/alerts.bicep' = {
   name: 'alerts'
   scope: rg
   params: {
-    namePrefix: '${abbrs.alertRules}${resourceToken}'
-    actionGroupName: '${abbrs.actionGroups}${resourceToken}'
+    namePrefix: names.alertPrefix
+    actionGroupName: names.actionGroup
     location: location
     tags: tags
     appInsightsId: monitoring.outputs.appInsightsId
     actionGroupId: actionGroupId
     alertEmailAddress: alertEmailAddress
+    // An action group without receivers lets the alerts fire unseen: the module only accepts true.
+    alertsHaveAReceiverOrAlertsWithoutReceiverIsSet: !empty(actionGroupId) || !empty(alertEmailAddress) || alertsWithoutReceiver
     syncFailureRatePercent: syncFailureRatePercent
     pollLagThresholdSeconds: pollLagThresholdSeconds
     webhookSilenceHours: webhookSilenceHours

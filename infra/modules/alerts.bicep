@@ -7,6 +7,13 @@ param tags object
 param appInsightsId string
 param actionGroupId string = ''
 param alertEmailAddress string = ''
+// ARM rejects any other value with "The provided value 'False' for the template parameter
+// 'alertsHaveAReceiverOrAlertsWithoutReceiverIsSet' is not valid": set alertEmailAddress
+// (ALERT_EMAIL_ADDRESS) or actionGroupId (ALERT_ACTION_GROUP_ID), or opt out with
+// alertsWithoutReceiver (ALERTS_WITHOUT_RECEIVER=true).
+@allowed([true])
+@description('Set alertEmailAddress or actionGroupId, or alertsWithoutReceiver to accept alerts that notify nobody.')
+param alertsHaveAReceiverOrAlertsWithoutReceiverIsSet bool
 param syncFailureRatePercent int
 param pollLagThresholdSeconds int
 param webhookSilenceHours int

@@ -9,6 +9,8 @@ param identityClientId string
 param storageAccountName string
 param deploymentContainerUrl string
 param keyVaultName string
+param keyVaultUri string
+param refreshTokenSecretName string
 param appInsightsConnectionString string
 param instanceMemoryMB int
 param maximumInstanceCount int
@@ -19,15 +21,15 @@ param sfLoginUrl string
 param sfAuthMode string
 param sfClientId string
 param sfUsername string
+param logLevel string
 @description('Values for other settings of shared/config.py, applied over the defaults below.')
 param settingOverrides object = {}
 
 // Every setting shared/config.py reads (tests/infra checks this list against Settings, the
 // Terraform template and local.settings.sample.json), plus platform settings the host reads.
+// No plain AzureWebJobsStorage: with __accountName set, host and app both use the managed identity
+// (an empty value breaks hosts: Azure/azure-functions-host#11796).
 var appSettings = {
-  // Empty on purpose: the app's default is the local emulator, and an empty value makes both the
-  // host and shared/store use the managed identity with the __accountName/__clientId settings.
-  AzureWebJobsStorage: ''
   AzureWebJobsStorage__accountName: storageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
@@ -43,6 +45,8 @@ var appSettings = {
   PC_CLIENT_ID: pcClientId
   PC_CLIENT_SECRET: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=pc-client-secret)'
   PC_REFRESH_TOKEN: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=pc-refresh-token)'
+  PC_REFRESH_TOKEN_VAULT_URL: keyVaultUri
+  PC_REFRESH_TOKEN_SECRET_NAME: refreshTokenSecretName
   PC_REFERRALS_RESOURCE: 'https://api.partner.microsoft.com'
   PC_WEBHOOK_RESOURCE: 'https://api.partnercenter.microsoft.com'
   PC_WEBHOOK_CALLBACK_URL: pcWebhookCallbackUrl
@@ -80,7 +84,7 @@ var appSettings = {
   SYNC_COSELL_ONLY: 'Yes'
   CONFLICT_OWNER_OVERRIDES: ''
   AUDIT_FIELD_MAX_CHARS: '32000'
-  LOG_LEVEL: 'INFO'
+  LOG_LEVEL: logLevel
   RETRY_DELAY_MAX_SECONDS: '300'
 }
 

@@ -48,7 +48,7 @@ locals {
 
 resource "azurerm_monitor_action_group" "main" {
   count               = var.action_group_id == "" ? 1 : 0
-  name                = "ag-${local.resource_token}"
+  name                = local.names.action_group
   resource_group_name = azurerm_resource_group.main.name
   short_name          = "cosellsync"
   tags                = local.tags
@@ -64,19 +64,19 @@ resource "azurerm_monitor_action_group" "main" {
 }
 
 resource "azurerm_monitor_scheduled_query_rules_alert_v2" "main" {
-  for_each             = local.alert_rules
-  name                 = "alert-${local.resource_token}-${each.key}"
-  resource_group_name  = azurerm_resource_group.main.name
-  location             = var.location
-  display_name         = each.value.title
-  description          = each.value.description
-  severity             = each.value.severity
-  enabled              = true
-  scopes               = [azurerm_application_insights.main.id]
-  window_duration      = each.value.window
-  evaluation_frequency = each.value.frequency
+  for_each                = local.alert_rules
+  name                    = "${local.names.alert_prefix}-${each.key}"
+  resource_group_name     = azurerm_resource_group.main.name
+  location                = var.location
+  display_name            = each.value.title
+  description             = each.value.description
+  severity                = each.value.severity
+  enabled                 = true
+  scopes                  = [azurerm_application_insights.main.id]
+  window_duration         = each.value.window
+  evaluation_frequency    = each.value.frequency
   auto_mitigation_enabled = true
-  tags                 = local.tags
+  tags                    = local.tags
 
   criteria {
     query                   = each.value.query

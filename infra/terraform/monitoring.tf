@@ -1,17 +1,17 @@
 # Log Analytics + workspace-based Application Insights with local (key) auth off: telemetry is
 # accepted only from Entra identities holding Monitoring Metrics Publisher.
 resource "azurerm_log_analytics_workspace" "main" {
-  name                       = "log-${local.resource_token}"
-  resource_group_name        = azurerm_resource_group.main.name
-  location                   = var.location
-  sku                        = "PerGB2018"
-  retention_in_days          = 90
+  name                         = local.names.log_analytics
+  resource_group_name          = azurerm_resource_group.main.name
+  location                     = var.location
+  sku                          = "PerGB2018"
+  retention_in_days            = 90
   local_authentication_enabled = false
-  tags                       = local.tags
+  tags                         = local.tags
 }
 
 resource "azurerm_application_insights" "main" {
-  name                          = "appi-${local.resource_token}"
+  name                          = local.names.app_insights
   resource_group_name           = azurerm_resource_group.main.name
   location                      = var.location
   application_type              = "web"

@@ -13,7 +13,7 @@ resource "azurerm_storage_account" "main" {
   # checkov:skip=CKV2_AZURE_33: same reason as CKV_AZURE_35: private endpoints need the VNet integration this template does not (yet) add.
   # checkov:skip=CKV_AZURE_33: queue logs go to Log Analytics through azurerm_monitor_diagnostic_setting.queue; classic Storage Analytics logging is the legacy path.
   # checkov:skip=CKV2_AZURE_1: platform-managed encryption at rest; a customer-managed key would make the host's own storage (and so the app's start) depend on Key Vault key availability.
-  name                             = "st${local.resource_token}"
+  name                             = local.names.storage
   resource_group_name              = azurerm_resource_group.main.name
   location                         = var.location
   account_kind                     = "StorageV2"
@@ -51,7 +51,7 @@ resource "azurerm_storage_account" "main" {
 
 resource "azurerm_storage_container" "deployment" {
   # checkov:skip=CKV2_AZURE_21: the check wants azurerm_log_analytics_storage_insights, which needs a storage account key; shared keys are off.
-  name                  = local.deployment_container_name
+  name                  = local.names.deployment_container
   storage_account_id    = azurerm_storage_account.main.id
   container_access_type = "private"
 }
@@ -62,11 +62,15 @@ resource "azurerm_storage_queue" "main" {
   storage_account_id = azurerm_storage_account.main.id
 }
 
-resource "azurerm_storage_table" "main" {
-  # checkov:skip=CKV2_AZURE_20: the check wants azurerm_log_analytics_storage_insights, which needs a storage account key; table logs go through azurerm_monitor_diagnostic_setting.table.
-  for_each             = toset(local.table_names)
-  name                 = each.value
-  storage_account_name = azurerm_storage_account.main.name
+# Tables through the management plane (ARM), as Bicep does: azurerm_storage_table goes through
+# the Table data plane and sets its ACL with Shared Key even in its storage_account_id form, which
+# an account with shared keys off answers with 403 (hashicorp/terraform-provider-azurerm#30815).
+resource "azapi_resource" "table" {
+  for_each  = toset(local.table_names)
+  type      = "Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01"
+  name      = each.value
+  parent_id = "${azurerm_storage_account.main.id}/tableServices/default"
+  body      = {}
 }
 
 # Data-plane logs of the queue and table services, for tracing who read or wrote what.

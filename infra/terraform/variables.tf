@@ -20,8 +20,13 @@ variable "principal_id" {
 }
 
 variable "principal_type" {
-  type    = string
-  default = "User"
+  type        = string
+  default     = "User"
+  description = "Kind of principal_id: User, Group or ServicePrincipal (a pipeline's identity)."
+  validation {
+    condition     = contains(["User", "Group", "ServicePrincipal"], var.principal_type)
+    error_message = "principal_type must be User, Group or ServicePrincipal."
+  }
 }
 
 variable "action_group_id" {
@@ -33,7 +38,18 @@ variable "action_group_id" {
 variable "alert_email_address" {
   type        = string
   default     = ""
-  description = "E-mail receiver of the action group created when action_group_id is empty (optional)."
+  description = "E-mail receiver of the action group created when action_group_id is empty."
+  validation {
+    # An action group without receivers lets the five alerts fire unseen.
+    condition     = var.alert_email_address != "" || var.action_group_id != "" || var.alerts_without_receiver
+    error_message = "The alerts would notify nobody: set alert_email_address or action_group_id, or set alerts_without_receiver = true to accept that."
+  }
+}
+
+variable "alerts_without_receiver" {
+  type        = bool
+  default     = false
+  description = "Explicit opt-out: create the alerts with an action group that notifies nobody."
 }
 
 variable "instance_memory_mb" {
@@ -46,11 +62,12 @@ variable "instance_memory_mb" {
 }
 
 variable "maximum_instance_count" {
-  type    = number
-  default = 40
+  type        = number
+  default     = 40
+  description = "Most instances Flex Consumption scales out to (1-1000). Queue concurrency, and so the peak rate of Salesforce and Partner Center calls, is about instances x (batchSize + newBatchThreshold) from host.json; lower it to cap API pressure."
   validation {
-    condition     = var.maximum_instance_count >= 40 && var.maximum_instance_count <= 1000
-    error_message = "maximum_instance_count must be between 40 and 1000."
+    condition     = var.maximum_instance_count >= 1 && var.maximum_instance_count <= 1000
+    error_message = "maximum_instance_count must be between 1 and 1000."
   }
 }
 
@@ -67,7 +84,7 @@ variable "storage_replication_type" {
 variable "pc_tenant_id" {
   type        = string
   default     = ""
-  description = "Partner Center: the partner's Entra tenant id (PC_TENANT_ID)."
+  description = "Partner Center: the partner's Entra tenant id (PC_TENANT_ID), the token authority; empty means the deploying tenant."
 }
 
 variable "pc_client_id" {
@@ -105,6 +122,16 @@ variable "sf_client_id" {
 variable "sf_username" {
   type    = string
   default = ""
+}
+
+variable "log_level" {
+  type        = string
+  default     = "INFO"
+  description = "LOG_LEVEL: Python log level of the app's loggers."
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
 }
 
 variable "setting_overrides" {
