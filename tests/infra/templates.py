@@ -112,22 +112,26 @@ def terraform_locals() -> dict[str, Any]:
     return merged
 
 
+def terraform_app() -> dict[str, Any]:
+    """The function app: an azapi_resource of Microsoft.Web/sites (see infra/terraform/app.tf)."""
+    [app] = [
+        body
+        for body in terraform_resources("azapi_resource").values()
+        if str(_unwrap(body["type"])).startswith("Microsoft.Web/sites@")
+    ]
+    return app
+
+
 def terraform_app_settings() -> dict[str, Any]:
-    """`app_settings` of the flex function app (merge of locals and overrides), plus the
-    App Insights connection string the provider wants in `site_config`."""
-    [app] = terraform_resources("azurerm_function_app_flex_consumption").values()
-    expression = _unwrap(app["app_settings"])
+    """The app settings the function app's body lists: `[for name, value in merge(local.x, var.y) :
+    {...}]`, resolved to the locals it merges (the variable holds the operator's overrides)."""
+    expression = str(_unwrap(terraform_app()["body"])["properties"]["siteConfig"]["appSettings"])
     local_names = re.findall(r"local\.(\w+)", expression)
     assert local_names, expression
     values = terraform_locals()
     settings: dict[str, Any] = {}
     for name in local_names:
         settings.update(values[name])
-    site_config = _unwrap(app["site_config"])
-    if "application_insights_connection_string" in site_config:
-        settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] = _unwrap(
-            site_config["application_insights_connection_string"]
-        )
     return settings
 
 

@@ -40,8 +40,9 @@ def test_terraform_storage_account_disallows_shared_key_access_and_the_provider_
 @pytest.mark.parametrize("read", [templates.bicep_app_settings, templates.terraform_app_settings])
 def test_host_storage_uses_the_user_assigned_identity(read):
     settings = read()
-    # Empty overrides the app's emulator default; the host then uses the __ settings.
-    assert settings["AzureWebJobsStorage"] == ""
+    # No plain AzureWebJobsStorage, not even empty (an empty value breaks hosts): with __accountName
+    # set, the host and shared/config.py both use the identity instead of the emulator default.
+    assert "AzureWebJobsStorage" not in settings
     assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
     assert settings["AzureWebJobsStorage__accountName"]
     assert settings["AzureWebJobsStorage__clientId"]
@@ -58,10 +59,56 @@ def test_bicep_deployment_package_is_read_with_the_identity():
 
 
 def test_terraform_deployment_package_is_read_with_the_identity():
-    [app] = templates.terraform_resources("azurerm_function_app_flex_consumption").values()
-    assert templates.terraform_attribute(app, "storage_authentication_type") == "UserAssignedIdentity"
-    identity = templates.terraform_attribute(app, "storage_user_assigned_identity_id")
-    assert templates.terraform_attribute(app, "key_vault_reference_identity_id") == identity
+    properties = templates.terraform_attribute(templates.terraform_app(), "body")["properties"]
+    authentication = properties["functionAppConfig"]["deployment"]["storage"]["authentication"]
+    assert authentication["type"] == "UserAssignedIdentity"
+    identity = authentication["userAssignedIdentityResourceId"]
+    assert identity == "${azurerm_user_assigned_identity.app.id}"
+    assert properties["keyVaultReferenceIdentity"] == identity
+    [app] = templates.terraform_resources("azapi_resource")["app"]["identity"]
+    assert app["identity_ids"] == [identity]
+
+
+# azurerm resources that reach Storage through its data plane. With shared keys off these fail:
+# the provider sets table ACLs with Shared Key even in azurerm_storage_table's storage_account_id
+# form (hashicorp/terraform-provider-azurerm#30815, #32249), and blobs/files/entities are data plane.
+DATA_PLANE_STORAGE_RESOURCES = {
+    "azurerm_storage_table",
+    "azurerm_storage_table_entity",
+    "azurerm_storage_blob",
+    "azurerm_storage_share",
+    "azurerm_storage_share_file",
+    "azurerm_storage_share_directory",
+    "azurerm_storage_data_lake_gen2_filesystem",
+    "azurerm_storage_data_lake_gen2_path",
+}
+# The function app resource writes AzureWebJobsStorage with an empty AccountKey whatever its
+# storage authentication (hashicorp/terraform-provider-azurerm#29149, #29693).
+KEY_WRITING_FUNCTION_APP_RESOURCES = {"azurerm_function_app_flex_consumption", "azurerm_linux_function_app"}
+
+
+def test_terraform_reaches_storage_only_through_the_management_plane():
+    declared = {kind for block in templates.terraform_blocks("resource") for kind in block}
+    assert not declared & DATA_PLANE_STORAGE_RESOURCES
+    assert not declared & KEY_WRITING_FUNCTION_APP_RESOURCES
+    # Queues and the container have a management-plane form: the account id, not its name.
+    for kind in ("azurerm_storage_queue", "azurerm_storage_container"):
+        for body in templates.terraform_resources(kind).values():
+            assert "storage_account_id" in body and "storage_account_name" not in body, kind
+    [provider] = [p["azurerm"] for p in templates.terraform_blocks("provider") if "azurerm" in p]
+    storage_features = templates.terraform_attribute(
+        templates.terraform_attribute(provider, "features"), "storage"
+    )
+    assert templates.terraform_attribute(storage_features, "data_plane_available") is False
+
+
+def test_terraform_creates_the_tables_through_arm():
+    tables = templates.terraform_resources("azapi_resource")["table"]
+    assert templates.terraform_attribute(tables, "type").startswith(
+        "Microsoft.Storage/storageAccounts/tableServices/tables@"
+    )
+    assert templates.terraform_attribute(tables, "for_each") == "${toset(local.table_names)}"
+    assert templates.terraform_attribute(tables, "parent_id").endswith("/tableServices/default")
 
 
 def test_app_insights_accepts_only_entra_authenticated_telemetry_in_both():

@@ -33,22 +33,29 @@ def test_tables_are_the_table_settings_defaults_in_both():
     assert set(templates.terraform_locals()["table_names"]) == _table_defaults()
 
 
-def test_the_app_identity_gets_the_same_roles_in_both():
+def _bicep_role_ids() -> dict[str, str]:
     rbac = (templates.INFRA / "modules" / "rbac.bicep").read_text("utf-8")
-    # Each role id sits in a variable whose comment above names the role's purpose.
-    bicep_roles = set(re.findall(r"^var (\w+) = '[0-9a-f-]{36}'", rbac, re.MULTILINE))
-    terraform_roles = {role["role"] for role in templates.terraform_locals()["app_roles"].values()}
-    as_variable = {
-        re.sub(r"\s+(\w)", lambda m: m.group(1).upper(), r[0].lower() + r[1:]) for r in terraform_roles
+    return dict(re.findall(r"^var (\w+) = '([0-9a-f-]{36})'", rbac, re.MULTILINE))
+
+
+def test_the_app_identity_gets_the_same_roles_in_both():
+    # Each role id sits in a named variable/local whose comment says why; same ids, same names.
+    bicep_ids = _bicep_role_ids()
+    terraform_ids = {
+        name: value
+        for name, value in templates.terraform_locals().items()
+        if isinstance(value, str)
+        and re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", value)
+        and name != "arm_guid_namespace"
     }
-    assert as_variable <= bicep_roles
-    assert terraform_roles >= {
-        "Storage Blob Data Owner",
-        "Storage Queue Data Contributor",
-        "Storage Table Data Contributor",
-        "Key Vault Secrets User",
-        "Monitoring Metrics Publisher",
+    as_bicep = {
+        re.sub(r"_(\w)", lambda m: m.group(1).upper(), name): value for name, value in terraform_ids.items()
     }
+    assert as_bicep == bicep_ids
+    granted = {role["role"] for role in templates.terraform_locals()["app_roles"].values()}
+    assert granted == {
+        f"${{local.{name}}}" for name in terraform_ids if name != "key_vault_secrets_officer"
+    } | {"${local.key_vault_secrets_officer}"}
 
 
 def test_role_assignment_names_derive_from_scope_principal_and_role():
@@ -56,7 +63,11 @@ def test_role_assignment_names_derive_from_scope_principal_and_role():
         name = assignment["name"]["function"]
         assert name["type"] == "guid" and len(name["parameters"]) == 3, name
     for assignment in templates.terraform_resources("azurerm_role_assignment").values():
-        assert templates.terraform_attribute(assignment, "name").startswith("${uuidv5(")
+        # uuidv5 in ARM's namespace over scope-principal-role: Bicep's guid(scope, principal, role).
+        name = templates.terraform_attribute(assignment, "name")
+        assert name.startswith('${uuidv5(local.arm_guid_namespace, "${each.value.scope}-'), name
+        assert name.endswith('-${each.value.role}")}'), name
+    assert templates.terraform_locals()["arm_guid_namespace"] == "11fb06fb-712d-4ddd-98c7-e71bbd588830"
 
 
 def test_the_same_five_alerts_in_both():
