@@ -7,8 +7,8 @@ import json
 import signal
 import threading
 
+from devstack.pc_sim.pc_simulator import PartnerCenterSimulator
 from devstack.pc_sim.seller import seed_referrals
-from devstack.pc_sim.server import PartnerCenterSimulator
 
 
 def main() -> None:

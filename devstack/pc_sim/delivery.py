@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 
-from devstack.pc_sim.faults import Faults
-from devstack.pc_sim.signing import WebhookSigner
+from devstack.pc_sim.pc_cert_chain import SigningIdentity
+from devstack.pc_sim.pc_faults import Faults
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +66,17 @@ class WebhookDispatcher:
     def __init__(
         self,
         *,
-        signer: WebhookSigner,
-        certificate_url: Callable[[], str],
+        signing: SigningIdentity,
         registration: Callable[[], Registration | None],
         faults: Faults,
-        signing: bool = True,
+        signed: bool = True,
         retry_base_seconds: float = 0.2,
         timeout_seconds: float = 5.0,
     ) -> None:
-        self._signer = signer
-        self._certificate_url = certificate_url
+        self._signing = signing
         self._registration = registration
         self._faults = faults
-        self.signing = signing
+        self.signed = signed
         self._retry_base = retry_base_seconds
         self._timeout = timeout_seconds
         self._cv = threading.Condition()
@@ -203,11 +201,11 @@ class WebhookDispatcher:
             return
         delivery.attempts += 1
         headers = {"Content-Type": "application/json"}
-        if self.signing:
+        if self.signed:
             headers.update(
                 {
-                    "Authorization": f"Signature {self._signer.sign(delivery.body)}",
-                    "x-ms-certificate-url": self._certificate_url(),
+                    "Authorization": f"Signature {self._signing.signer.sign(delivery.body)}",
+                    "x-ms-certificate-url": self._signing.certificate_url(),
                     "x-ms-signature-algorithm": "rsa-sha256",
                 }
             )

@@ -5,19 +5,29 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import uvicorn
 
-from devstack.pc_sim.app import CERTIFICATE_PATH, Credentials, SimState, build_app, build_state
-from devstack.pc_sim.control import PartnerCenterSimControl
+from devstack.pc_sim.pc_cert_chain import CertificateOptions
+from devstack.pc_sim.pc_http_app import SimOptions, SimState, build_app, build_state
+from devstack.pc_sim.pc_identity import Credentials, IdentityOptions
+from devstack.pc_sim.pc_referral_quirks import FilterMode
+from devstack.pc_sim.pc_sim_client import PartnerCenterSimControl
 from devstack.ports import free_port
 
 
 class PartnerCenterSimulator:
     """A running Partner Center stand-in. Use `settings_overrides()` to point `Settings` at it and
-    `PartnerCenterSimControl(sim.origin)` (or `sim.control()`) to drive it."""
+    `PartnerCenterSimControl(sim.origin)` (or `sim.control()`) to drive it.
+
+    Tenant behaviours (issue #15), each also switchable over `/_sim`: `identity` (single-tenant
+    authority, refresh-token rotation/lifetime/grace), `filter_modes` (`$filter` property ->
+    honour/ignore/refuse) and `certificate` (who signs webhooks and the announced certificate URL).
+    `POST /_sim/reset` returns to these constructor choices."""
 
     def __init__(
         self,
@@ -26,16 +36,22 @@ class PartnerCenterSimulator:
         port: int | None = None,
         credentials: Credentials | None = None,
         webhook_retry_base_seconds: float = 0.2,
+        identity: IdentityOptions | None = None,
+        filter_modes: Mapping[str, FilterMode] | None = None,
+        certificate: CertificateOptions | None = None,
     ) -> None:
         self.port = port or free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         self.credentials = credentials or Credentials()
-        self.state: SimState = build_state(
-            self.origin,
+        options = SimOptions(
             credentials=self.credentials,
             webhook_signing=webhook_signing,
-            retry_base=webhook_retry_base_seconds,
+            retry_base_seconds=webhook_retry_base_seconds,
+            identity=identity or IdentityOptions(),
+            filter_modes=dict(filter_modes or {}),
+            certificate=certificate or CertificateOptions(),
         )
+        self.state: SimState = build_state(self.origin, options)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -50,11 +66,26 @@ class PartnerCenterSimulator:
 
     @property
     def token_url(self) -> str:
-        return f"{self.origin}/common/oauth2/token"
+        """The tenant-scoped v1 endpoint (`/{tenant}/oauth2/token`), as the secure application model uses."""
+        return f"{self.origin}/{self.credentials.tenant_id}/oauth2/token"
+
+    @property
+    def token_url_v2(self) -> str:
+        return f"{self.origin}/{self.credentials.tenant_id}/oauth2/v2.0/token"
 
     @property
     def certificate_url(self) -> str:
-        return self.origin + CERTIFICATE_PATH
+        """The URL deliveries announce in `x-ms-certificate-url` right now."""
+        return self.state.signing.certificate_url()
+
+    @property
+    def root_ca_pem(self) -> str:
+        """The test root CA the signing certificate chains to (a test-only trust anchor)."""
+        return self.state.signing.pki.root_pem
+
+    @property
+    def root_ca_pem_path(self) -> Path:
+        return self.state.signing.root_pem_path
 
     @property
     def cert_host(self) -> str:
@@ -66,7 +97,7 @@ class PartnerCenterSimulator:
             "pc_api_base_url": self.base_url,
             "pc_webhook_api_base_url": self.webhook_api_base_url,
             "pc_token_url": self.token_url,
-            "pc_tenant_id": "sim-tenant",
+            "pc_tenant_id": self.credentials.tenant_id,
             "pc_client_id": self.credentials.client_id,
             "pc_client_secret": self.credentials.client_secret,
             "pc_refresh_token": self.credentials.refresh_token,

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from devstack.pc_sim.odata import FilterError, parse_filter
 from devstack.pc_sim.patch import PatchError, apply_patch
-from devstack.pc_sim.validation import (
+from devstack.pc_sim.referral_rules import (
     READ_ONLY_PATHS,
     error_body,
     is_cosell,
@@ -71,6 +71,11 @@ class ReferralStore:
                 raise ApiError(404, f"referral {referral_id} not found")
             return copy.deepcopy(item)
 
+    def find(self, referral_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            item = self._items.get(referral_id)
+            return copy.deepcopy(item) if item is not None else None
+
     def all(self) -> list[dict[str, Any]]:
         with self._lock:
             return copy.deepcopy(list(self._items.values()))
@@ -79,11 +84,19 @@ class ReferralStore:
         return len(self._items)
 
     def query(
-        self, *, filter: str | None, orderby: str | None, top: str | None, skiptoken: str | None
+        self,
+        *,
+        filter: str | None,
+        orderby: str | None,
+        top: str | None,
+        skiptoken: str | None,
+        apply_filter: bool = True,
     ) -> dict[str, Any]:
-        """One page of the OData collection, with `@odata.count` and `@odata.nextLink`."""
+        """One page of the OData collection, with `@odata.count` and `@odata.nextLink`. With
+        `apply_filter=False` the `$filter` is ignored (but still echoed in the next link)."""
         try:
-            predicate, paths = parse_filter(filter) if filter else (None, set[str]())
+            use_filter = filter if apply_filter else None
+            predicate, paths = parse_filter(use_filter) if use_filter else (None, set[str]())
         except FilterError as exc:
             raise ApiError(400, f"invalid $filter: {exc}") from None
         key, descending = _orderby(orderby)
