@@ -11,7 +11,7 @@ CHECKOV := .tools/checkov/bin/checkov
 CHECKOV_VERSION := 3.3.30
 DEMO_ONCE ?=
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test lint typecheck imports unit bench clean
 
 setup: $(STAMP) $(AZURITE) $(CHECKOV)
 
@@ -41,10 +41,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The layer, purity and no-cycle contracts in pyproject.toml ([tool.importlinter]).
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: setup lint typecheck
+test: setup lint typecheck imports
 	$(BIN)/pytest
 
 bench: $(STAMP) $(AZURITE)

@@ -181,36 +181,11 @@ class ApiCaller:
         refreshed = False
         attempt = 0
         while True:
-            request_id = str(uuid.uuid4())
-            sent_headers = {
-                "Authorization": f"Bearer {self._tokens.token(self._resource)}",
-                "Accept": "application/json",
-                "MS-CorrelationId": correlation_id,
-                "MS-RequestId": request_id,
-                **(headers or {}),
-            }
-            self.call_counts[label] += 1
-            started = time.perf_counter()
-            response: httpx.Response | None = None
-            error: httpx.HTTPError | None = None
-            try:
-                response = self._http.request(method, url, params=params, json=json, headers=sent_headers)
-            except httpx.HTTPError as exc:
-                error = exc
-            elapsed_ms = (time.perf_counter() - started) * 1000
+            response, error, request_id = self._send_once(
+                method, url, label=label, params=params, json=json, headers=headers,
+                correlation_id=correlation_id, attempt=attempt,
+            )  # fmt: skip
             status = response.status_code if response is not None else None
-            if response is not None:
-                request_id = response_request_id(response) or request_id
-            log.info(
-                "%s %s -> %s in %.0fms (attempt %d, request %s, correlation %s)",
-                self._provider,
-                label,
-                status if status is not None else type(error).__name__,
-                elapsed_ms,
-                attempt + 1,
-                request_id,
-                correlation_id,
-            )
             if response is not None and status in accept:
                 return response
             action = classify(status, error)
@@ -244,6 +219,45 @@ class ApiCaller:
                     **context,
                 )
             raise _final_error(action, label, response, error, context)
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        label: str,
+        params: Mapping[str, str] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        correlation_id: str,
+        attempt: int,
+    ) -> tuple[httpx.Response | None, httpx.HTTPError | None, str]:
+        """One attempt, logged; returns the response or the transport error, and the request id."""
+        request_id = str(uuid.uuid4())
+        sent_headers = {
+            "Authorization": f"Bearer {self._tokens.token(self._resource)}",
+            "Accept": "application/json",
+            "MS-CorrelationId": correlation_id,
+            "MS-RequestId": request_id,
+            **(headers or {}),
+        }
+        self.call_counts[label] += 1
+        started = time.perf_counter()
+        response: httpx.Response | None = None
+        error: httpx.HTTPError | None = None
+        try:
+            response = self._http.request(method, url, params=params, json=json, headers=sent_headers)
+        except httpx.HTTPError as exc:
+            error = exc
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if response is not None:
+            request_id = response_request_id(response) or request_id
+        outcome = response.status_code if response is not None else type(error).__name__
+        log.info(
+            "%s %s -> %s in %.0fms (attempt %d, request %s, correlation %s)",
+            self._provider, label, outcome, elapsed_ms, attempt + 1, request_id, correlation_id,
+        )  # fmt: skip
+        return response, error, request_id
 
 
 def _describe(response: httpx.Response | None, error: BaseException | None) -> str:

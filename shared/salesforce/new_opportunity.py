@@ -11,15 +11,23 @@ already exists (a repeat after a crash of the stepwise path) or the graph does n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from simple_salesforce.format import format_external_id, format_soql
 
 from shared.core import salesforce_fields as f
 from shared.salesforce.records import account_match_soql, note_link_record, note_record, solution_record
 
-if TYPE_CHECKING:
-    from shared.salesforce.salesforce_client import SalesforceClient
+
+class CompositeApi(Protocol):
+    """The part of the Salesforce client this module needs (the client implements it)."""
+
+    def composite(
+        self, subrequests: list[dict[str, Any]], *, all_or_none: bool = True, record_id: str | None = None
+    ) -> list[dict[str, Any]]: ...
+    def api_path(self, path: str) -> str: ...
+    def query_path(self, soql: str) -> str: ...
+
 
 MAX_SUBREQUESTS = 25
 
@@ -43,7 +51,7 @@ class NewOpportunity:
     note: tuple[str, str] | None = None  # (title, plain text)
 
 
-def create_with_children(sf: SalesforceClient, new: NewOpportunity) -> str | None:
+def create_with_children(sf: CompositeApi, new: NewOpportunity) -> str | None:
     """The new opportunity's id, or None when the caller must take the stepwise path."""
     if _subrequest_count(new) > MAX_SUBREQUESTS:
         return None
@@ -84,7 +92,7 @@ def _subrequest_count(new: NewOpportunity) -> int:
     return 2 + 2 * len(new.contacts) + len(new.solutions) + (2 if new.note else 0)
 
 
-def _lookups(sf: SalesforceClient, new: NewOpportunity) -> tuple[bool, str | None, dict[str, str]]:
+def _lookups(sf: CompositeApi, new: NewOpportunity) -> tuple[bool, str | None, dict[str, str]]:
     """(an opportunity with this Referral Id exists, the matching account's id, contact id by email),
     in one call of up to three queries."""
     queries = {
@@ -123,7 +131,7 @@ def _lookups(sf: SalesforceClient, new: NewOpportunity) -> tuple[bool, str | Non
 class _Writes:
     """The write subrequests; `post`/`add` return the `@{ref.id}` that later ones can refer to."""
 
-    def __init__(self, sf: SalesforceClient) -> None:
+    def __init__(self, sf: CompositeApi) -> None:
         self.sf = sf
         self.requests: list[dict[str, Any]] = []
 
