@@ -104,6 +104,55 @@ class PartnerCenterSimControl:
     def revoke_tokens(self) -> int:
         return int(self._call("POST", "/tokens/revoke")["revoked"])
 
+    # tenant behaviours (issue #15)
+    def identity(self) -> dict[str, Any]:
+        """Options, clock, redemption counts by outcome, latest refresh token."""
+        return dict(self._call("GET", "/identity"))
+
+    def configure_identity(self, **options: Any) -> dict[str, Any]:
+        """Change some of `single_tenant`, `rotate_refresh_tokens`, `refresh_token_lifetime_seconds`,
+        `rotated_token_grace_seconds`."""
+        return dict(self._call("PUT", "/identity", options))
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        return dict(self._call("POST", "/identity/clock", {"advance_seconds": seconds}))
+
+    def revoke_refresh_tokens(self, refresh_token: str | None = None) -> int:
+        """Revoke one refresh token, or all of them (AADSTS50173 on their next use)."""
+        body = {"refresh_token": refresh_token} if refresh_token else {}
+        return int(self._call("POST", "/identity/refresh-tokens/revoke", body)["revoked"])
+
+    def set_filter_modes(self, modes: dict[str, str]) -> dict[str, str]:
+        """`$filter` property -> `honour` / `ignore` / `refuse` (`*`: every other property)."""
+        return dict(self._call("PUT", "/filter-modes", modes))
+
+    def set_read_faults(
+        self, referrals: dict[str, int] | None = None, related_referrals: int | None = None
+    ) -> dict[str, Any]:
+        body = {"referrals": referrals or {}, "related_referrals": related_referrals}
+        return dict(self._call("PUT", "/read-faults", body))
+
+    def set_read_fault(self, referral_id: str, status: int | None) -> dict[str, Any]:
+        """GET of this referral answers `status` (403 or 404); None clears it."""
+        if status is None:
+            return dict(self._call("DELETE", f"/referrals/{referral_id}/read-fault"))
+        return dict(self._call("PUT", f"/referrals/{referral_id}/read-fault", {"status": status}))
+
+    def set_status(self, referral_id: str, status: str, substatus: str | None = None) -> dict[str, Any]:
+        """Any status, also one the API does not document (e.g. `Archived`), as the service sets it."""
+        body: dict[str, Any] = {"status": status}
+        if substatus is not None:
+            body["substatus"] = substatus
+        return dict(self._call("POST", f"/referrals/{referral_id}/status", body))
+
+    def certificate(self) -> dict[str, Any]:
+        """Signer, announced URL, and PEMs (root CA = the test trust anchor, `root_pem_path`)."""
+        return dict(self._call("GET", "/webhooks/certificate"))
+
+    def set_certificate(self, **options: Any) -> dict[str, Any]:
+        """`signer` ("microsoft" | "evil"), `host`, `port`, `path`, `query` of the announced URL."""
+        return dict(self._call("PUT", "/webhooks/certificate", options))
+
     def close(self) -> None:
         self._http.close()
 
