@@ -9,7 +9,7 @@ import json
 import sys
 import threading
 
-from devstack.sf_sim.server import SalesforceSimulator
+from devstack.sf_sim.sim_server import SalesforceSimulator
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -99,7 +99,7 @@ def _audit() -> list[FieldDef]:
     ]
 
 
-def _standard_objects() -> dict[str, ObjectDef]:
+def _opportunity() -> ObjectDef:
     stages = tuple(s[0] for s in DEFAULT_STAGES)
     opp = ObjectDef("Opportunity", "006")
     opp.add(
@@ -144,6 +144,10 @@ def _standard_objects() -> dict[str, ObjectDef]:
             "CurrencyIsoCode", "picklist", 3, picklist=CURRENCIES, restricted=True, requires="multi_currency"
         ),
     )
+    return opp
+
+
+def _account() -> ObjectDef:
     account = ObjectDef("Account", "001")
     account.add(
         *_audit(),
@@ -190,6 +194,10 @@ def _standard_objects() -> dict[str, ObjectDef]:
             "CurrencyIsoCode", "picklist", 3, picklist=CURRENCIES, restricted=True, requires="multi_currency"
         ),
     )
+    return account
+
+
+def _contact() -> ObjectDef:
     contact = ObjectDef("Contact", "003")
     contact.add(
         *_audit(),
@@ -203,6 +211,10 @@ def _standard_objects() -> dict[str, ObjectDef]:
         FieldDef("AccountId", "reference", 18, reference_to="Account", relationship_name="Account"),
         FieldDef("OwnerId", "reference", 18, reference_to="User", relationship_name="Owner"),
     )
+    return contact
+
+
+def _contact_role() -> ObjectDef:
     ocr = ObjectDef("OpportunityContactRole", "00K")
     ocr.add(
         *_audit(),
@@ -221,6 +233,10 @@ def _standard_objects() -> dict[str, ObjectDef]:
         FieldDef("Role", "picklist", 40, picklist=CONTACT_ROLES),
         FieldDef("IsPrimary", "boolean", default=False),
     )
+    return ocr
+
+
+def _content_objects() -> list[ObjectDef]:
     note = ObjectDef("ContentNote", "069")
     note.add(
         *_audit(),
@@ -264,6 +280,10 @@ def _standard_objects() -> dict[str, ObjectDef]:
             default="AllUsers",
         ),
     )
+    return [note, doc, link]
+
+
+def _opportunity_stage() -> ObjectDef:
     stage = ObjectDef("OpportunityStage", "01J", createable=False)
     stage.add(
         _ro("Id", "id", length=18),
@@ -277,9 +297,14 @@ def _standard_objects() -> dict[str, ObjectDef]:
         _ro("SortOrder", "int"),
         _ro("SystemModstamp", "datetime"),
     )
+    return stage
+
+
+def _standard_objects() -> dict[str, ObjectDef]:
+    opp, account, contact = _opportunity(), _account(), _contact()
     user = ObjectDef("User", "005", createable=False)
     user.add(*_audit(), _ro("Username", "string", length=80), _ro("Name", "string", length=121))
-    objects = [opp, account, contact, ocr, note, doc, link, stage, user]
+    objects = [opp, account, contact, _contact_role(), *_content_objects(), _opportunity_stage(), user]
     opp.children["opportunitycontactroles"] = ChildRelationship(
         "OpportunityContactRoles", "OpportunityContactRole", "OpportunityId"
     )

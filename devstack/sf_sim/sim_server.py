@@ -9,8 +9,8 @@ from typing import Any
 import uvicorn
 
 from devstack.ports import free_port
-from devstack.sf_sim.app import SimState, build_app
 from devstack.sf_sim.credentials import SimCredentials
+from devstack.sf_sim.http_app import SimState, build_app
 from devstack.sf_sim.org import Org
 
 INSTANCE_HOST = "cosell-sim.my.salesforce.com"
