@@ -61,6 +61,9 @@ class IdentityOptions(BaseModel):
         default=True, description="each redemption returns a new refresh token"
     )
     refresh_token_lifetime_seconds: float = Field(default=NINETY_DAYS, gt=0)
+    crlf_error_descriptions: bool = Field(
+        default=False, description="end error_description lines with CRLF, as the service does"
+    )
     rotated_token_grace_seconds: float | None = Field(
         default=None, ge=0, description="None: a superseded refresh token stays valid (Microsoft's default)"
     )
@@ -77,14 +80,17 @@ class TokenError(Exception):
     def outcome(self) -> str:
         return f"{self.error}:AADSTS{self.code}"
 
-    def body(self, now: float) -> dict[str, Any]:
+    def body(self, now: float, *, crlf: bool = False) -> dict[str, Any]:
+        """The documented body; Microsoft separates the description's trailer lines with CRLF
+        (`crlf=True`), the simulator's default keeps them on one line as it always did."""
         trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        gap = "\r\n" if crlf else " "
         return {
             "error": self.error,
             "error_description": (
-                f"AADSTS{self.code}: {self.message}\r\nTrace ID: {trace}\r\n"
-                f"Correlation ID: {correlation}\r\nTimestamp: {stamp}"
+                f"AADSTS{self.code}: {self.message}{gap}Trace ID: {trace}{gap}"
+                f"Correlation ID: {correlation}{gap}Timestamp: {stamp}"
             ),
             "error_codes": [self.code],
             "timestamp": stamp,

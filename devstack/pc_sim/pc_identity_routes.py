@@ -26,7 +26,9 @@ def token_routes(state: SimState) -> list[Route]:
             try:
                 body = identity.redeem(request.path_params["tenant"], form, v2=v2)
             except TokenError as exc:
-                return json_response(exc.status, exc.body(identity.now()))
+                return json_response(
+                    exc.status, exc.body(identity.now(), crlf=identity.options.crlf_error_descriptions)
+                )
             return json_response(200, body)
 
         return token

@@ -142,3 +142,10 @@ def test_redemptions_are_counted_by_outcome(sim, control):
         "invalid_grant:AADSTS50173": 1,
     }
     assert control.counters()["POST /token"] == 5
+
+
+def test_error_descriptions_can_use_crlf_like_the_service(sim, control):
+    assert "\r\n" not in redeem(sim, refresh_token="made-up").json()["error_description"]
+    control.configure_identity(crlf_error_descriptions=True)
+    description = redeem(sim, refresh_token="made-up").json()["error_description"]
+    assert description.split("\r\n")[1].startswith("Trace ID: ")
