@@ -52,9 +52,11 @@ class Settings(BaseSettings):
 
     # --- storage (the Functions host's own account; identity-based in Azure) -------------------
     storage_connection: str | None = Field(
-        default="UseDevelopmentStorage=true",
+        default=None,
         validation_alias=AliasChoices("AzureWebJobsStorage", "storage_connection"),
-        description="Connection string (Azurite locally). Empty in Azure: identity is used.",
+        description="Connection string (Azurite locally: UseDevelopmentStorage=true). Not set in Azure,"
+        " where AzureWebJobsStorage__accountName and the identity are used; with neither, storage"
+        " operations fail naming both settings (never a silent emulator default).",
     )
     storage_account_name: str | None = Field(
         default=None,
@@ -88,6 +90,14 @@ class Settings(BaseSettings):
     pc_client_secret: SecretStr = Field(default=SecretStr(""), description="Entra app secret (Key Vault).")
     pc_refresh_token: SecretStr = Field(
         default=SecretStr(""), description="Refresh token of a Referrals-admin user (Key Vault)."
+    )
+    pc_refresh_token_vault_url: str = Field(
+        default="",
+        description="Key Vault (https://<vault>.vault.azure.net/) where the rotated refresh token is"
+        " written back; empty locally.",
+    )
+    pc_refresh_token_secret_name: str = Field(
+        default="pc-refresh-token", description="Secret holding PC_REFRESH_TOKEN in that vault."
     )
     pc_referrals_resource: str = Field(
         default="https://api.partner.microsoft.com", description="Token audience for referrals."
@@ -181,7 +191,9 @@ class Settings(BaseSettings):
     )
 
     # --- operations ------------------------------------------------------------------------------
-    log_level: str = Field(default="INFO", description="Python log level of our loggers.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="Python log level of the app's loggers (cosell_sync.*, shared.*)."
+    )
     retry_delay_max_seconds: int = Field(
         default=300, ge=1, description="Cap of the delay before a re-enqueued job runs again."
     )

@@ -79,6 +79,12 @@ def _label(value: str) -> str:
     return str(value)[:_LABEL_MAX_CHARS]
 
 
+def apply_log_level(settings: Settings) -> None:
+    """LOG_LEVEL for the app's own loggers (the host's and libraries' levels are host.json's)."""
+    for name in ("cosell_sync", "shared"):
+        logging.getLogger(name).setLevel(settings.log_level)
+
+
 def configure_telemetry(settings: Settings) -> None:
     """Send traces and custom metrics to Application Insights, once per process.
 
@@ -88,6 +94,7 @@ def configure_telemetry(settings: Settings) -> None:
     Functions host already forwards them, and exporting them again would duplicate every trace.
     """
     global _configured  # noqa: PLW0603 - process-wide, idempotent set-up
+    apply_log_level(settings)
     connection_string = settings.applicationinsights_connection_string.get_secret_value()
     if not connection_string:
         return

@@ -10,8 +10,8 @@ scenario that the request printed here is the one the engine then sends.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.config import Settings
@@ -23,6 +23,7 @@ from shared.store.links import Link
 from shared.sync.context import SyncContext
 from shared.sync.creates import referral_create
 from shared.sync.pair_sync import plan_for
+from shared.sync.ports import LinkStore
 from shared.sync.routing import (
     Broken,
     CreateOpportunity,
@@ -60,25 +61,34 @@ class DryRunResult:
         }
 
 
-class ReadOnlyLinkStore(TableLinkStore):
-    """Reads links; never claims (a dry run must not block a worker) and never saves."""
+class ReadOnlyLinks:
+    """A link store that reads; never claims (a dry run must not block a worker) and never saves."""
 
-    @contextmanager
-    def claim(self, key: str, *, ttl_seconds: int) -> Iterator[None]:
-        with nullcontext():
-            yield
+    def __init__(self, store: LinkStore) -> None:
+        self._store = store
+
+    def get(self, referral_id: str) -> Link | None:
+        return self._store.get(referral_id)
 
     def save(self, link: Link) -> Link:
         raise AssertionError("a dry run never writes")
 
+    @contextmanager
+    def claim(self, key: str, *, ttl_seconds: int) -> Iterator[None]:
+        yield
+
 
 def plan_opportunity_sync(settings: Settings, clients: OpsClients, opportunity_id: str) -> DryRunResult:
     """The Partner Center request a sync job for this opportunity would send, or why none."""
-    ctx = SyncContext.build(settings, clients.pc, clients.sf, ReadOnlyLinkStore(settings))
+    ctx = SyncContext.build(settings, clients.pc, clients.sf, TableLinkStore(settings))
+    return dry_run_opportunity(ctx, opportunity_id)
+
+
+def dry_run_opportunity(ctx: SyncContext, opportunity_id: str) -> DryRunResult:
+    """As `plan_opportunity_sync`, over any ports (the link store is only read)."""
+    ctx = replace(ctx, store=ReadOnlyLinks(ctx.store))
     routed = route_opportunity(ctx, opportunity_id)
-    step: Step = (
-        routed if isinstance(routed, Done | CreateReferral) else route_linked_opportunity(ctx, routed)
-    )
+    step = routed if isinstance(routed, Done | CreateReferral) else route_linked_opportunity(ctx, routed)
     return _describe(ctx, step, opportunity_id)
 
 

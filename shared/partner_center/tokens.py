@@ -104,6 +104,10 @@ class RefreshTokenProvider:
             )
         if response.status_code != 200 or "access_token" not in body:
             description = str(body.get("error_description") or body.get("error") or response.text[:300])
+            # Microsoft's descriptions append "Trace ID: …", "Correlation ID: …" and "Timestamp: …"
+            # on lines of their own (https://learn.microsoft.com/entra/identity-platform/reference-error-codes):
+            # the first line is the message; the ids stay in the error's request id.
+            description = description.strip().splitlines()[0] if description.strip() else description
             raise ConfigError(
                 f"token request for {resource} refused: {description}",
                 provider=PROVIDER,

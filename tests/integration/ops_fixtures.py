@@ -1,9 +1,6 @@
 """Fixtures for the operations tests: Settings on Azurite pointed at both simulators, the CLI with
-clients reaching them, and a helper to run queued jobs through the real engine.
-
-    pytest_plugins = ["tests.integration.pc_fixtures", "tests.integration.sf_fixtures",
-                      "tests.integration.ops_fixtures"]
-"""
+clients reaching them, and a helper to run queued jobs through the real engine (loaded for every
+integration test by `conftest.py`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""Partner Center fixtures others can import:
-
-    pytest_plugins = ["tests.integration.pc_fixtures"]   # in the test module (or the root conftest)
+"""Partner Center fixtures (loaded for every integration test by `conftest.py`).
 
 `pc_sim` is one simulator per test session; `pc_control` resets it (state, faults, counters,
 registration) for each test; `pc_settings` are Settings pointed at it (no storage needed);

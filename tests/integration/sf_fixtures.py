@@ -1,8 +1,5 @@
-"""Salesforce simulator fixtures for integration tests. Load them in a test module with
-
-    pytest_plugins = ["tests.integration.sf_fixtures"]
-
-(helpers such as `make_client` and `sim_settings` live in `tests.integration.sf_helpers`).
+"""Salesforce simulator fixtures (loaded for every integration test by `conftest.py`); helpers
+such as `make_client` and `sim_settings` live in `tests.integration.sf_helpers`.
 
 `sf_sim` is one simulator per test session; `sf_control` resets it before each test; `sf_settings`
 are Settings (on the session's Azurite) pointed at it; `sf_client` is a SalesforceClient reaching it

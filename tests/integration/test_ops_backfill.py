@@ -22,11 +22,6 @@ from shared.store.storage_clients import queue_client
 from tests.integration.ops_fixtures import drain_jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_queues")]
-pytest_plugins = [
-    "tests.integration.pc_fixtures",
-    "tests.integration.sf_fixtures",
-    "tests.integration.ops_fixtures",
-]
 
 ROOT = Path(__file__).resolve().parents[2]
 SINCE = "2000-01-01"

@@ -16,11 +16,6 @@ from shared.salesforce.salesforce_client import SalesforceClient
 from shared.sync.job_runner import run_job
 
 pytestmark = pytest.mark.integration
-pytest_plugins = [
-    "tests.integration.pc_fixtures",
-    "tests.integration.sf_fixtures",
-    "tests.integration.ops_fixtures",
-]
 PC_WRITES = ("POST /referrals", "PATCH /referrals/{id}")
 SF_WRITES = ("create", "update", "upsert", "delete", "composite")
 

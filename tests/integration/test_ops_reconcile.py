@@ -13,11 +13,6 @@ from shared.store import watermarks
 from tests.integration.ops_fixtures import drain_jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_queues")]
-pytest_plugins = [
-    "tests.integration.pc_fixtures",
-    "tests.integration.sf_fixtures",
-    "tests.integration.ops_fixtures",
-]
 
 
 def linked_referral(pc_control, cli, run_queued) -> str:

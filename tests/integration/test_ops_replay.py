@@ -16,11 +16,6 @@ from shared.store.storage_clients import queue_client
 from tests.integration.ops_fixtures import drain_jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_queues")]
-pytest_plugins = [
-    "tests.integration.pc_fixtures",
-    "tests.integration.sf_fixtures",
-    "tests.integration.ops_fixtures",
-]
 
 
 def poisoned(settings: Settings, record_id: str, error: str) -> SyncJob:

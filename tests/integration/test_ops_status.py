@@ -19,11 +19,6 @@ from shared.store import audit, job_queue, watermarks
 from shared.store.audit import AuditEntry, Direction, Outcome
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_queues")]
-pytest_plugins = [
-    "tests.integration.pc_fixtures",
-    "tests.integration.sf_fixtures",
-    "tests.integration.ops_fixtures",
-]
 
 
 def a_job(record_id: str) -> SyncJob:

@@ -16,11 +16,6 @@ from shared.triggers import ops_timers as ops_triggers
 from shared.triggers import webhook_http as webhook_trigger
 
 pytestmark = pytest.mark.integration
-pytest_plugins = [
-    "tests.integration.pc_fixtures",
-    "tests.integration.sf_fixtures",
-    "tests.integration.ops_fixtures",
-]
 
 ANOTHER_TOOL = "https://make.powerautomate.example/hooks/cosell"
 

@@ -16,7 +16,6 @@ from shared.partner_center.http_policy import RetryPolicy
 from shared.partner_center.referral_client import PartnerCenterClient
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["tests.integration.pc_fixtures"]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from shared.errors import ConfigError
 from shared.partner_center.registration import REFERRAL_EVENTS, TEST_EVENT, WebhookRegistrationClient
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["tests.integration.pc_fixtures"]
 
 OURS = "https://cosell-sync.example/api/partner-center/events"
 

@@ -15,7 +15,6 @@ from devstack.pc_sim import PartnerCenterSimControl
 from shared.partner_center.referral_client import PartnerCenterClient
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["tests.integration.pc_fixtures"]
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from shared.partner_center.registration import REFERRAL_EVENTS
 from shared.store.storage_clients import queue_client
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["tests.integration.pc_fixtures"]
 
 
 def queued_jobs(settings) -> list[SyncJob]:

@@ -14,7 +14,6 @@ from shared.errors import ConfigError, PermanentError, TransientError
 from shared.salesforce.salesforce_client import SalesforceClient
 from tests.integration.sf_helpers import make_client, sim_settings
 
-pytest_plugins = ["tests.integration.sf_fixtures"]
 pytestmark = pytest.mark.integration
 
 

@@ -17,7 +17,6 @@ from shared.salesforce.new_opportunity import NewContact, NewOpportunity, create
 from shared.salesforce.salesforce_client import SalesforceClient
 from tests.integration.sf_helpers import make_client, sim_settings
 
-pytest_plugins = ["tests.integration.sf_fixtures"]
 pytestmark = pytest.mark.integration
 
 

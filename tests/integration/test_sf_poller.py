@@ -15,7 +15,6 @@ from shared.store import watermarks
 from shared.store.storage_clients import queue_client
 from tests.integration.sf_helpers import make_client
 
-pytest_plugins = ["tests.integration.sf_fixtures"]
 pytestmark = pytest.mark.integration
 
 

@@ -17,7 +17,6 @@ from simple_salesforce.exceptions import (
 from devstack.sf_sim import loopback_session
 from shared.core import salesforce_fields as f
 
-pytest_plugins = ["tests.integration.sf_fixtures"]
 pytestmark = pytest.mark.integration
 
 

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from devstack.pc_sim import PartnerCenterSimulator
@@ -15,16 +16,18 @@ from devstack.pc_sim.control import PartnerCenterSimControl
 from devstack.sf_sim import SalesforceSimControl, SalesforceSimulator
 from shared.config import Settings, load_settings
 from shared.core import salesforce_fields as F
+from shared.errors import CosellSyncError
 from shared.jobs import JobSource, RecordKind, SyncJob
-from shared.partner_center.referral_client import PartnerCenterClient
+from shared.ops.dry_run import dry_run_opportunity
+from shared.partner_center.referral_client import PartnerCenterClient, ReferralRequest
 from shared.store import audit, links
 from shared.store.audit import Outcome
-from shared.sync.context import SyncResult
+from shared.store.link_store import TableLinkStore
+from shared.sync.context import SyncContext, SyncResult
 from shared.sync.job_runner import run_job
 from tests.integration.sf_helpers import make_client
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["tests.integration.pc_fixtures", "tests.integration.sf_fixtures"]
 
 
 @pytest.fixture
@@ -41,8 +44,21 @@ def sync_settings(
     return load_settings(**values)
 
 
+class RecordingPartnerCenter(PartnerCenterClient):
+    """The real client, remembering each write request it sends."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.sent: list[ReferralRequest] = []
+
+    def _send(self, request: ReferralRequest, *, idempotent: bool) -> httpx.Response:
+        self.sent.append(request)
+        return super()._send(request, idempotent=idempotent)
+
+
 class Sync:
-    """Runs jobs through the engine with real clients, and reads both simulators."""
+    """Runs jobs through the engine with real clients, and reads both simulators. Every opportunity
+    job is dry-run first: the engine must then send exactly the request the dry run printed."""
 
     def __init__(
         self, settings: Settings, pc_sim: PartnerCenterSimulator, sf_sim: SalesforceSimulator
@@ -50,14 +66,24 @@ class Sync:
         self.settings = settings
         self.pc_sim = pc_sim
         self.sf_sim = sf_sim
-        self.pc = PartnerCenterClient(settings)
+        self.pc = RecordingPartnerCenter(settings)
         self.sf = make_client(sf_sim, settings)
         self.pcc = PartnerCenterSimControl(pc_sim.origin)
         self.sfc = SalesforceSimControl(sf_sim.base_url)
 
     def opportunity(self, opportunity_id: str, source: JobSource = JobSource.POLL) -> SyncResult:
         job = SyncJob(kind=RecordKind.OPPORTUNITY, record_id=opportunity_id, source=source)
-        return run_job(job, settings=self.settings, pc=self.pc, sf=self.sf)
+        ctx = SyncContext.build(self.settings, self.pc, self.sf, TableLinkStore(self.settings))
+        try:
+            planned: ReferralRequest | str | None = dry_run_opportunity(ctx, opportunity_id).request
+        except CosellSyncError:
+            planned = "unplannable"  # an outage: the engine meets it too (the test says what then)
+        sent_before = len(self.pc.sent)
+        result = run_job(job, settings=self.settings, pc=self.pc, sf=self.sf)
+        sent = self.pc.sent[sent_before:]
+        if planned != "unplannable":
+            assert (sent[0] if sent else None) == planned, (planned, sent)
+        return result
 
     def referral(self, referral_id: str, event: str = "referral-updated") -> SyncResult:
         job = SyncJob(kind=RecordKind.REFERRAL, record_id=referral_id, source=JobSource.WEBHOOK, event=event)

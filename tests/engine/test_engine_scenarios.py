@@ -1,0 +1,215 @@
+"""The engine's behaviours over in-memory fakes of its ports: each scenario of the original
+connector in milliseconds, asserting both sides' state and every write. Before each opportunity
+job the dry run plans it; the request the engine then sends must be the one the dry run printed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.core import salesforce_fields as F
+from shared.jobs import JobSource, RecordKind, SyncJob
+from shared.ops.dry_run import DryRunResult, dry_run_opportunity
+from shared.store.audit import Direction, Outcome
+from shared.sync.context import SyncContext, SyncResult
+from shared.sync.engine import SyncEngine
+from tests.engine.fakes import FakePartnerCenter, FakeSalesforce, InMemoryLinkStore
+from tests.unit.builders import a_referral, a_settings
+
+ACCOUNT = {
+    "Name": "Contoso Ltd",
+    "BillingCity": "Redmond",
+    "BillingPostalCode": "98052",
+    "BillingCountry": "US",
+}
+
+
+class World:
+    def __init__(self, **settings: Any) -> None:
+        self.pc = FakePartnerCenter()
+        self.sf = FakeSalesforce()
+        self.links = InMemoryLinkStore()
+        self.ctx = SyncContext.build(a_settings(**settings), self.pc, self.sf, self.links)
+        self.dry_runs: list[DryRunResult] = []
+
+    def opportunity(self, opportunity_id: str) -> SyncResult:
+        planned = dry_run_opportunity(self.ctx, opportunity_id)
+        sent_before = len(self.pc.sent)
+        result = SyncEngine(self.ctx).run(
+            SyncJob(kind=RecordKind.OPPORTUNITY, record_id=opportunity_id, source=JobSource.POLL)
+        )
+        sent = self.pc.sent[sent_before:]
+        # The dry run printed exactly the request the engine sent first (or none when it sent none).
+        assert (sent[0] if sent else None) == planned.request, (planned, sent)
+        return result
+
+    def referral(self, referral_id: str) -> SyncResult:
+        job = SyncJob(kind=RecordKind.REFERRAL, record_id=referral_id, source=JobSource.WEBHOOK)
+        return SyncEngine(self.ctx).run(job)
+
+    def shared_opportunity(self, **fields: Any) -> str:
+        opportunity_id = self.sf.add_opportunity(
+            {
+                "Name": "Contoso - Data platform", "StageName": "Qualification", "CloseDate": "2030-11-14",
+                "Amount": 50000.0, "CurrencyIsoCode": "USD", F.SYNC: True, F.VISIBILITY: F.VISIBLE,
+                F.HELP: "CustomerTechnicalArchitecture", **fields,
+            },
+            ACCOUNT,
+        )  # fmt: skip
+        contact = self.sf.find_or_create_contact(None, "Sue", "Smith", "sue@contoso.example", {})
+        self.sf.add_contact_role(opportunity_id, contact, primary=True)
+        self.sf.create_solution(
+            opportunity_id, {F.SOLUTION_ID: "SOL-15974-MQF", F.SOLUTION_NAME: "Contoso App"}
+        )
+        return opportunity_id
+
+    def linked_pair(self) -> tuple[str, str]:
+        opportunity_id = self.shared_opportunity()
+        result = self.opportunity(opportunity_id)
+        assert result.action == "referral created"
+        return result.referral_id, opportunity_id
+
+    def quiet(self) -> tuple[int, int]:
+        return len(self.pc.sent), len(self.sf.writes)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_a_shared_opportunity_becomes_one_referral_anchored_on_it(world: World) -> None:
+    opportunity_id = world.shared_opportunity()
+
+    result = world.opportunity(opportunity_id)
+    again = world.opportunity(opportunity_id)
+
+    assert (result.outcome, result.direction) == (Outcome.OK, Direction.SF_TO_PC)
+    [referral] = world.pc.referrals.values()
+    assert referral["externalReferenceId"] == opportunity_id
+    assert referral["details"]["dealValue"] == 50000
+    opp = world.sf.opportunities[opportunity_id]
+    assert opp[F.REFERRAL_ID] == referral["id"] and opp["Name"].startswith("✔")
+    assert again.outcome is Outcome.NOOP
+
+
+def test_an_opportunity_without_a_contact_gets_a_cross_and_no_referral(world: World) -> None:
+    opportunity_id = world.shared_opportunity()
+    world.sf.roles.clear()
+    world.sf.solutions.clear()
+
+    result = world.opportunity(opportunity_id)
+
+    assert result.outcome is Outcome.FAILED and world.pc.referrals == {}
+    opp = world.sf.opportunities[opportunity_id]
+    assert opp["Name"].startswith("✖") and "solution" in opp[F.AUDIT]
+
+
+def test_a_microsoft_referral_becomes_an_opportunity_with_its_children(world: World) -> None:
+    referral_id = world.pc.add(a_referral(id="8f6c3b4e-1111-4c36-9f0b-000000000001", externalReferenceId=None,
+                                          status="New", substatus="Pending"))  # fmt: skip
+
+    result = world.referral(referral_id)
+
+    assert (result.outcome, result.action) == (Outcome.OK, "opportunity created")
+    opp = world.sf.get_opportunity(result.opportunity_id)
+    assert opp is not None and opp[F.REFERRAL_ID] == referral_id
+    assert opp["StageName"] == "Prospecting"  # on hold until the seller accepts
+    assert opp["Account"]["Name"] == "Contoso Ltd"
+    assert len(opp["OpportunityContactRoles"]["records"]) == 1
+    assert world.links.get(referral_id) is not None
+
+
+def test_a_seller_edit_reaches_partner_center_in_one_patch_and_its_echo_writes_nothing(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.sf.edit(opportunity_id, {"Amount": 75000.0})
+
+    result = world.opportunity(opportunity_id)
+    before = world.quiet()
+    echo = world.referral(referral_id)
+    poll = world.opportunity(opportunity_id)
+
+    assert (result.direction, result.changed_fields) == (Direction.SF_TO_PC, ("deal_value",))
+    assert world.pc.sent[-1].method == "PATCH" and "If-Match" in world.pc.sent[-1].headers
+    assert world.pc.referrals[referral_id]["details"]["dealValue"] == 75000
+    assert (echo.outcome, poll.outcome) == (Outcome.NOOP, Outcome.NOOP)
+    assert world.quiet() == before
+
+
+def test_a_partner_center_edit_reaches_salesforce_and_nothing_goes_back(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.pc.edit(referral_id, [{"op": "replace", "path": "/details/dealValue", "value": 66666}])
+
+    result = world.referral(referral_id)
+    before = world.quiet()
+    poll = world.opportunity(opportunity_id)
+
+    assert result.direction is Direction.PC_TO_SF
+    assert world.sf.opportunities[opportunity_id]["Amount"] == 66666
+    assert poll.outcome is Outcome.NOOP and world.quiet() == before
+
+
+def test_edits_of_different_fields_on_both_sides_are_merged(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.sf.edit(opportunity_id, {"Amount": 75000.0})
+    world.pc.edit(
+        referral_id, [{"op": "replace", "path": "/details/closingDateTime", "value": "2031-01-31T00:00:00Z"}]
+    )
+
+    result = world.opportunity(opportunity_id)
+
+    assert result.direction is Direction.BOTH
+    assert world.pc.referrals[referral_id]["details"]["dealValue"] == 75000
+    assert world.sf.opportunities[opportunity_id]["CloseDate"] == "2031-01-31"
+
+
+def test_a_conflict_on_one_field_goes_to_its_owner_and_is_reported(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.sf.edit(opportunity_id, {"Amount": 75000.0})
+    world.pc.edit(referral_id, [{"op": "replace", "path": "/details/dealValue", "value": 66666}])
+
+    result = world.opportunity(opportunity_id)
+
+    assert result.conflicts == ("deal_value: salesforce won",)
+    assert world.pc.referrals[referral_id]["details"]["dealValue"] == 75000
+    assert "conflict" in world.sf.opportunities[opportunity_id][F.AUDIT]
+
+
+def test_a_refused_salesforce_write_is_reported_and_stays_pending(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.pc.edit(referral_id, [{"op": "replace", "path": "/details/dealValue", "value": 66666}])
+    world.sf.refuse_updates = "FIELD_CUSTOM_VALIDATION_EXCEPTION: amount locked"
+
+    failed = world.referral(referral_id)
+    world.sf.refuse_updates = None
+    retried = world.referral(referral_id)
+
+    assert failed.outcome is Outcome.FAILED
+    assert retried.outcome is Outcome.OK
+    assert world.sf.opportunities[opportunity_id]["Amount"] == 66666
+
+
+def test_a_stale_etag_makes_the_engine_read_again_not_overwrite(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.sf.edit(opportunity_id, {"Amount": 75000.0})
+    real_update = world.pc.update_referral
+    raced: list[int] = []
+
+    def racing_update(rid: str, operations: list[dict[str, Any]], *, etag: str | None) -> Any:
+        if not raced:  # Microsoft edits another field between our read and our patch
+            raced.append(1)
+            world.pc.edit(
+                rid, [{"op": "replace", "path": "/details/closingDateTime", "value": "2031-01-31T00:00:00Z"}]
+            )
+        return real_update(rid, operations, etag=etag)
+
+    world.pc.update_referral = racing_update  # type: ignore[method-assign, assignment]
+    result = SyncEngine(world.ctx).run(
+        SyncJob(kind=RecordKind.OPPORTUNITY, record_id=opportunity_id, source=JobSource.POLL)
+    )
+
+    assert result.outcome is Outcome.OK
+    assert world.pc.referrals[referral_id]["details"]["dealValue"] == 75000
+    assert world.pc.referrals[referral_id]["details"]["closingDateTime"].startswith("2031-01-31")
+    assert world.sf.opportunities[opportunity_id]["CloseDate"] == "2031-01-31"
