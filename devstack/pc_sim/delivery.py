@@ -73,12 +73,10 @@ class WebhookDispatcher:
         retry_base_seconds: float = 0.2,
         timeout_seconds: float = 5.0,
     ) -> None:
-        self._signing = signing
-        self._registration = registration
-        self._faults = faults
+        self._signing, self._registration, self._faults = signing, registration, faults
         self.signed = signed
-        self._retry_base = retry_base_seconds
-        self._timeout = timeout_seconds
+        """Whether deliveries carry the signature headers (`PUT /_sim/webhooks/signing`)."""
+        self._retry_base, self._timeout = retry_base_seconds, timeout_seconds
         self._cv = threading.Condition()
         self._heap: list[tuple[float, int, Delivery]] = []
         self._held: list[Delivery] = []

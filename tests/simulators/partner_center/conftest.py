@@ -16,16 +16,20 @@ WEBHOOKS = "https://api.partnercenter.microsoft.com"
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[PartnerCenterSimulator]:
-    with PartnerCenterSimulator(webhook_retry_base_seconds=0.05) as running:
-        yield running
+    """This folder's own simulator (its tests switch tenant behaviours; nothing else shares it)."""
+    running = PartnerCenterSimulator(webhook_retry_base_seconds=0.05).start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture
 def control(sim: PartnerCenterSimulator) -> Iterator[PartnerCenterSimControl]:
-    with sim.control() as ctl:
-        ctl.reset()
-        yield ctl
-        ctl.reset()
+    """The control client; the simulator is back to its constructor choices before and after."""
+    ctl = sim.control()
+    ctl.reset()
+    yield ctl
+    ctl.reset()
+    ctl.close()
 
 
 def refresh_form(
