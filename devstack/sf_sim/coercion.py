@@ -29,7 +29,7 @@ def coerce_fields(
         if name == "attributes":
             continue
         fdef = view.field_def(obj, name)
-        if not (fdef.createable if creating else fdef.updateable):
+        if not view.writable(obj, fdef, creating=creating):
             if fdef.name == "Id" and not creating:
                 continue
             raise not_writable(fdef.name, creating=creating)

@@ -42,6 +42,14 @@ class SalesforceSimControl:
         """Empty the org, clear faults, counters and switches."""
         self._call("POST", "/reset")
 
+    def set_profile(self, name: str, **options: Any) -> dict[str, Any]:
+        """Reset the org to an org profile ("ideal", "new_org", "enterprise"; `devstack.sf_sim.profiles`),
+        options overriding its settings (default_record_type, read_only_fields, currencies, ...)."""
+        return dict(self._call("POST", "/profile", {"name": name, **options}))
+
+    def profile(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/profile"))
+
     def counters(self) -> dict[str, int]:
         """REST calls per endpoint kind (query, query_more, get, create, update, upsert, delete, composite,
         describe, token, ...) plus api_total."""

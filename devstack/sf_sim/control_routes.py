@@ -14,6 +14,7 @@ from starlette.responses import Response
 from devstack.sf_sim import ids
 from devstack.sf_sim.faults import Fault
 from devstack.sf_sim.org import SELLER_USER_ID, ValidationRule
+from devstack.sf_sim.profiles import resolve_profile
 from devstack.sf_sim.record_json import format_datetime
 from devstack.sf_sim.rest_common import json_response
 from devstack.sf_sim.sf_errors import SfError
@@ -34,7 +35,7 @@ async def control(request: Request) -> Response:
         return handler(state, request.method, path[1:], body)
     except SfError as exc:
         return json_response(exc.body(), exc.status)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return json_response({"error": f"bad control request: {exc}"}, 400)
 
 
@@ -46,8 +47,19 @@ def _reset(state: SimState, method: str, rest: list[str], body: Any) -> Response
     state.api_used = 0
     state.page_size = 2000
     state.token_lifetime = None
-    org.multi_currency, org.country_picklists = True, False
+    org.apply_profile(state.base_profile)
     return json_response({"ok": True})
+
+
+def _profile(state: SimState, method: str, rest: list[str], body: Any) -> Response:
+    """GET: the org's profile. POST {"name": "new_org", ...options}: reset the org to that profile
+    (options override its settings, e.g. default_record_type, read_only_fields)."""
+    if method != "GET":
+        options = {k: v for k, v in body.items() if k != "name"}
+        state.org.apply_profile(resolve_profile(body.get("name", state.org.profile.name), options))
+        state.faults.clear()
+        state.counters.clear()
+    return json_response(state.org.profile.to_json())
 
 
 def _counters(state: SimState, method: str, rest: list[str], body: Any) -> Response:
@@ -85,6 +97,7 @@ def _org(state: SimState, method: str, rest: list[str], body: Any) -> Response:
             "token_lifetime": state.token_lifetime,
             "instance_url": state.instance_url,
             "hidden_fields": sorted(".".join(h) for h in org.hidden_fields),
+            "profile": org.profile.name,
         }
     )
 
@@ -161,6 +174,7 @@ def _notes(state: SimState, method: str, rest: list[str], body: Any) -> Response
 
 _HANDLERS: dict[str, Handler] = {
     "reset": _reset,
+    "profile": _profile,
     "counters": _counters,
     "faults": _faults,
     "sessions": _sessions,

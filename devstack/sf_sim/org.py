@@ -10,8 +10,9 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar, cast
 
-from devstack.sf_sim import ids, write_rules
+from devstack.sf_sim import duplicate_rules, ids, profile_rules, write_rules
 from devstack.sf_sim.coercion import coerce_fields
+from devstack.sf_sim.profiles import OrgProfile, resolve_profile
 from devstack.sf_sim.record_json import Record, attributes, format_datetime, json_value
 from devstack.sf_sim.schema import DEFAULT_STAGES, FieldDef, ObjectDef, load_schema
 from devstack.sf_sim.schema_view import SchemaView
@@ -60,16 +61,29 @@ class Org:
         self,
         *,
         api_version: str = "59.0",
-        multi_currency: bool = True,
-        country_picklists: bool = False,
+        profile: str | OrgProfile | None = None,
+        multi_currency: bool | None = None,
         schema: dict[str, ObjectDef] | None = None,
     ) -> None:
         self.api_version = api_version
         self.schema = schema if schema is not None else load_schema()
-        self.view = SchemaView(self.schema, multi_currency, country_picklists)
+        self.view = SchemaView(self.schema)
         self.store = RecordStore(self.schema)
         self.evaluator = SoqlEvaluator(self.view, self.store, api_version)
-        self.reset()
+        options = {} if multi_currency is None else {"multi_currency": multi_currency}
+        self.apply_profile(resolve_profile(profile, options))
+
+    @property
+    def profile(self) -> OrgProfile:
+        return self.view.profile
+
+    def apply_profile(self, profile: OrgProfile) -> None:
+        """Become an org with `profile`'s settings, emptied."""
+        with self.lock:
+            self.view.profile = profile
+            self.view.multi_currency = profile.multi_currency
+            self.view.country_picklists = profile.country_picklists
+            self.reset()
 
     # ------------------------------------------------------------------ switches
     @property
@@ -100,6 +114,15 @@ class Org:
                     "LastModifiedById": INTEGRATION_USER_ID,
                 }
             self.set_stages(DEFAULT_STAGES)
+            for record_type in self.profile.record_types:
+                self.store.records["recordtype"][ids.key(record_type.record_type_id)] = {
+                    "Id": record_type.record_type_id,
+                    "Name": record_type.label,
+                    "DeveloperName": record_type.developer_name,
+                    "SobjectType": "Opportunity",
+                    "IsActive": True,
+                    "SystemModstamp": now,
+                }
 
     def set_stages(self, stages: Iterable[tuple[str, int, str, bool, bool]]) -> None:
         """Replace the OpportunityStage picklist (name, probability, forecast, closed, won)."""
@@ -217,9 +240,11 @@ class Org:
         self, obj: ObjectDef, record: Record, changed: set[str], previous: Record | None, user: str = ""
     ) -> None:
         """Derive, validate and store one record version (a create, or an update of `previous` by `user`)."""
+        profile_rules.check(self, obj, record, changed, creating=previous is None)
         write_rules.derive(self, obj, record, changed)
         write_rules.check_rules(self, obj, record)
         write_rules.check_unique(self, obj, record)
+        duplicate_rules.check(self, obj, record)
         if previous is not None:
             now = self.store.stamp()
             record.update(LastModifiedDate=now, LastModifiedById=user, SystemModstamp=now)

@@ -11,7 +11,14 @@ from urllib.parse import unquote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from devstack.sf_sim import collection_routes, composite_routes, query_routes, sobject_routes
+from devstack.sf_sim import (
+    collection_routes,
+    composite_routes,
+    duplicate_rules,
+    query_routes,
+    sobject_routes,
+    ui_api_routes,
+)
 from devstack.sf_sim.rest_common import NOT_FOUND, RestCall, Result, json_response
 from devstack.sf_sim.sf_errors import SfError
 from devstack.sf_sim.sim_state import SimState, sim_state
@@ -83,7 +90,13 @@ def _respond(state: SimState, call: RestCall, headers: dict[str, str]) -> Respon
 
 
 def dispatch(state: SimState, call: RestCall) -> Result:
-    """Route one REST call (or composite subrequest) by its first path segment."""
+    """Route one REST call (or composite subrequest); its saves honour its duplicate rule header."""
+    with duplicate_rules.rest_call(call.header(duplicate_rules.HEADER)):
+        return _route(state, call)
+
+
+def _route(state: SimState, call: RestCall) -> Result:
+    """Route by the first path segment."""
     head = call.parts[0] if call.parts else ""
     if head in ("query", "queryAll") and call.method == "GET":
         return query_routes.handle(state, call)
@@ -92,6 +105,8 @@ def dispatch(state: SimState, call: RestCall) -> Result:
         return 200, {"DailyApiRequests": {"Max": state.api_max, "Remaining": remaining}}
     if head == "sobjects":
         return sobject_routes.handle(state, call)
+    if head == "ui-api":
+        return ui_api_routes.handle(state, call)
     if head == "composite" and call.parts[1:2] == ["sobjects"]:
         return collection_routes.handle(state, call)
     if head == "composite" and len(call.parts) == 1 and call.method == "POST":
@@ -106,6 +121,8 @@ def endpoint_kind(method: str, parts: list[str]) -> str:
         return "query_more" if len(parts) == 2 else "query"
     if head in ("composite", "limits"):
         return head
+    if head == "ui-api":
+        return "describe"
     if head == "sobjects":
         return _sobject_kind(method, parts[2:], len(parts))
     return "other"

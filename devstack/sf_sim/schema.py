@@ -143,8 +143,48 @@ def _opportunity() -> ObjectDef:
         FieldDef(
             "CurrencyIsoCode", "picklist", 3, picklist=CURRENCIES, restricted=True, requires="multi_currency"
         ),
+        FieldDef(
+            "RecordTypeId",
+            "reference",
+            18,
+            reference_to="RecordType",
+            relationship_name="RecordType",
+            requires="record_types",
+        ),
     )
     return opp
+
+
+def _address(prefix: str) -> list[FieldDef]:
+    """An address's parts; lengths from the Account field reference (Street textarea 255, City 40,
+    State 80, PostalCode 20, Country 80)."""
+    return [
+        FieldDef(f"{prefix}Street", "textarea", 255),
+        FieldDef(f"{prefix}City", "string", 40),
+        FieldDef(f"{prefix}State", "string", 80),
+        FieldDef(f"{prefix}PostalCode", "string", 20),
+        FieldDef(f"{prefix}Country", "string", 80),
+        FieldDef(f"{prefix}StateCode", "picklist", 10, requires="country_picklists"),
+        FieldDef(f"{prefix}CountryCode", "picklist", 10, requires="country_picklists"),
+    ]
+
+
+def _read_only_object(name: str, prefix: str, *fields: FieldDef) -> ObjectDef:
+    """A setup object the API can read but not write (Id, the fields, SystemModstamp)."""
+    obj = ObjectDef(name, prefix, createable=False)
+    obj.add(_ro("Id", "id", length=18), *fields, _ro("SystemModstamp", "datetime"))
+    return obj
+
+
+def _record_type() -> ObjectDef:
+    return _read_only_object(
+        "RecordType",
+        "012",
+        _ro("Name", "string", length=80),
+        _ro("DeveloperName", "string", length=80),
+        _ro("SobjectType", "picklist", length=40),
+        _ro("IsActive", "boolean"),
+    )
 
 
 def _account() -> ObjectDef:
@@ -152,13 +192,8 @@ def _account() -> ObjectDef:
     account.add(
         *_audit(),
         FieldDef("Name", "string", 255, required=True),
-        FieldDef("BillingStreet", "textarea", 255),
-        FieldDef("BillingCity", "string", 40),
-        FieldDef("BillingState", "string", 80),
-        FieldDef("BillingPostalCode", "string", 20),
-        FieldDef("BillingCountry", "string", 80),
-        FieldDef("BillingStateCode", "picklist", 10, requires="country_picklists"),
-        FieldDef("BillingCountryCode", "picklist", 10, requires="country_picklists"),
+        *_address("Billing"),
+        *_address("Shipping"),
         FieldDef("Website", "url", 255),
         FieldDef("Phone", "phone", 40),
         FieldDef(
@@ -284,9 +319,9 @@ def _content_objects() -> list[ObjectDef]:
 
 
 def _opportunity_stage() -> ObjectDef:
-    stage = ObjectDef("OpportunityStage", "01J", createable=False)
-    stage.add(
-        _ro("Id", "id", length=18),
+    return _read_only_object(
+        "OpportunityStage",
+        "01J",
         _ro("MasterLabel", "string", length=255),
         _ro("ApiName", "string", length=255),
         _ro("DefaultProbability", "percent"),
@@ -295,16 +330,23 @@ def _opportunity_stage() -> ObjectDef:
         _ro("IsClosed", "boolean"),
         _ro("IsWon", "boolean"),
         _ro("SortOrder", "int"),
-        _ro("SystemModstamp", "datetime"),
     )
-    return stage
 
 
 def _standard_objects() -> dict[str, ObjectDef]:
     opp, account, contact = _opportunity(), _account(), _contact()
     user = ObjectDef("User", "005", createable=False)
     user.add(*_audit(), _ro("Username", "string", length=80), _ro("Name", "string", length=121))
-    objects = [opp, account, contact, _contact_role(), *_content_objects(), _opportunity_stage(), user]
+    objects = [
+        opp,
+        account,
+        contact,
+        _contact_role(),
+        *_content_objects(),
+        _opportunity_stage(),
+        user,
+        _record_type(),
+    ]
     opp.children["opportunitycontactroles"] = ChildRelationship(
         "OpportunityContactRoles", "OpportunityContactRole", "OpportunityId"
     )

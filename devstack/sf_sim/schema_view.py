@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from devstack.sf_sim.profiles import OrgProfile, resolve_profile
 from devstack.sf_sim.schema import FieldDef, ObjectDef
 from devstack.sf_sim.sf_errors import SfError
 
@@ -15,6 +16,7 @@ class SchemaView:
     multi_currency: bool = True
     country_picklists: bool = False
     hidden_fields: set[tuple[str, str]] = field(default_factory=set)
+    profile: OrgProfile = field(default_factory=lambda: resolve_profile(None))
 
     def sobject(self, name: str) -> ObjectDef:
         obj = self.schema.get(name.lower())
@@ -44,7 +46,16 @@ class SchemaView:
             return self.multi_currency
         if fdef.requires == "country_picklists":
             return self.country_picklists
+        if fdef.requires == "record_types":
+            return bool(self.profile.record_types)
         return True
+
+    def writable(self, obj: ObjectDef, fdef: FieldDef, *, creating: bool) -> bool:
+        """Field-level security for the integration user: a profile's read-only field is neither
+        createable nor updateable (describe says so too)."""
+        if f"{obj.name}.{fdef.name}".lower() in {f.lower() for f in self.profile.read_only_fields}:
+            return False
+        return fdef.createable if creating else fdef.updateable
 
     def visible_fields(self, obj: ObjectDef) -> list[FieldDef]:
         return [f for f in obj.fields.values() if self.visible(obj, f)]

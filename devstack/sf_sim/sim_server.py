@@ -12,6 +12,7 @@ from devstack.ports import free_port
 from devstack.sf_sim.credentials import SimCredentials
 from devstack.sf_sim.http_app import SimState, build_app
 from devstack.sf_sim.org import Org
+from devstack.sf_sim.profiles import OrgProfile
 
 INSTANCE_HOST = "cosell-sim.my.salesforce.com"
 
@@ -21,6 +22,8 @@ class SalesforceSimulator:
 
     Reach it with `devstack.sf_sim.transport.loopback_session(sim.port)`; configure the app with
     `sim.settings_overrides()`; drive sellers and faults with `sim.control` (`SalesforceSimControl`).
+    `profile` picks the org's settings (`devstack.sf_sim.profiles`: "ideal" (default), "new_org",
+    "enterprise", or an `OrgProfile`); `multi_currency` overrides the profile's currency setting.
     """
 
     def __init__(
@@ -28,14 +31,18 @@ class SalesforceSimulator:
         *,
         port: int | None = None,
         api_version: str = "59.0",
-        multi_currency: bool = True,
+        profile: str | OrgProfile | None = None,
+        multi_currency: bool | None = None,
         credentials: SimCredentials | None = None,
     ) -> None:
         self.port = port or free_port()
         self.credentials = credentials or SimCredentials()
-        self.org = Org(api_version=api_version, multi_currency=multi_currency)
+        self.org = Org(api_version=api_version, profile=profile, multi_currency=multi_currency)
         self.state = SimState(
-            org=self.org, credentials=self.credentials, instance_url=f"https://{INSTANCE_HOST}"
+            org=self.org,
+            credentials=self.credentials,
+            instance_url=f"https://{INSTANCE_HOST}",
+            base_profile=self.org.profile,
         )
         self.app = build_app(self.state)
         self._server: uvicorn.Server | None = None

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from devstack.sf_sim.credentials import SimCredentials
 from devstack.sf_sim.faults import FaultPlan
 from devstack.sf_sim.org import Org
+from devstack.sf_sim.profiles import OrgProfile, resolve_profile
 
 
 @dataclass
@@ -31,6 +32,7 @@ class SimState:
     token_lifetime: float | None = None
     session_issued: dict[str, float] = field(default_factory=dict)
     page_sizes: dict[str, int] = field(default_factory=dict)  # query locator -> its batch size
+    base_profile: OrgProfile = field(default_factory=lambda: resolve_profile(None))  # what /reset restores
 
     def new_session(self) -> str:
         token = f"{self.credentials.org_id[:15]}!AQ{secrets.token_urlsafe(40)}"

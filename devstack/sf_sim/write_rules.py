@@ -8,9 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pycountry
-
 from devstack.sf_sim import ids
+from devstack.sf_sim.address_rules import sync_countries
 from devstack.sf_sim.record_json import Record
 from devstack.sf_sim.schema import ObjectDef
 from devstack.sf_sim.sf_errors import SfError
@@ -50,7 +49,7 @@ def derive(org: Org, obj: ObjectDef, record: Record, changed: set[str]) -> None:
         if org.multi_currency and not record.get("CurrencyIsoCode"):
             record["CurrencyIsoCode"] = "USD"
         if org.country_picklists:
-            derive_country(record, changed)
+            sync_countries(record, changed)
     elif name == "Contact":
         record["Name"] = " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p)
     elif name == "ContentNote":
@@ -68,40 +67,6 @@ def _derive_opportunity(org: Org, record: Record, changed: set[str]) -> None:
     record["ExpectedRevenue"] = None if amount is None or prob is None else round(amount * prob / 100, 2)
     if org.multi_currency and not record.get("CurrencyIsoCode"):
         record["CurrencyIsoCode"] = "USD"
-
-
-def derive_country(record: Record, changed: set[str]) -> None:
-    code, text = record.get("BillingCountryCode"), record.get("BillingCountry")
-    if "BillingCountryCode" in changed and code:
-        country = pycountry.countries.get(alpha_2=code.upper())
-        if country is None:
-            raise SfError(
-                400,
-                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                f"Billing Country Code: bad value for restricted picklist field: {code}",
-                ["BillingCountryCode"],
-            )
-        if "BillingCountry" in changed and text and text.lower() not in (country.name.lower(), code.lower()):
-            raise SfError(
-                400,
-                "FIELD_INTEGRITY_EXCEPTION",
-                f"A country/territory must be specified before specifying a state value for field: {text}",
-                ["BillingCountry"],
-            )
-        record["BillingCountryCode"], record["BillingCountry"] = country.alpha_2, country.name
-    elif "BillingCountry" in changed and text:
-        match = next(
-            (c for c in pycountry.countries if text.lower() in (c.name.lower(), c.alpha_2.lower())), None
-        )
-        if match is None:
-            raise SfError(
-                400,
-                "FIELD_INTEGRITY_EXCEPTION",
-                "There's a problem with this country, even though it may appear correct. Please select a "
-                f"country/territory from the list of valid countries.: Billing Country: {text}",
-                ["BillingCountry"],
-            )
-        record["BillingCountryCode"], record["BillingCountry"] = match.alpha_2, match.name
 
 
 def check_rules(org: Org, obj: ObjectDef, record: Record) -> None:

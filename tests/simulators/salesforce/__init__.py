@@ -1,0 +1,1 @@
+"""The Salesforce simulator, over real HTTP."""
