@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     sync_cosell_only: YesNo = Field(
         default=True, description="Yes: only co-sell referrals come to Salesforce; No: leads too."
     )
+    on_opportunity_deleted: Literal["unlink", "recreate"] = Field(
+        default="unlink",
+        description="A linked opportunity deleted in Salesforce: unlink the pair (Partner Center is"
+        " untouched, later referral changes do not re-create it) or recreate it on the next change.",
+    )
     conflict_owner_overrides: str = Field(
         default="",
         description="field=side pairs (side: salesforce|partner_center) overriding the owner policy.",

@@ -68,6 +68,7 @@ locals {
     "DEAL_CURRENCY_FIELD"                       = "CurrencyIsoCode"
     "DEFAULT_CURRENCY"                          = "USD"
     "SYNC_COSELL_ONLY"                          = "Yes"
+    "ON_OPPORTUNITY_DELETED"                    = "unlink"
     "CONFLICT_OWNER_OVERRIDES"                  = ""
     "AUDIT_FIELD_MAX_CHARS"                     = "32000"
     "LOG_LEVEL"                                 = var.log_level

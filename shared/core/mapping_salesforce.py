@@ -240,7 +240,9 @@ def _status_fields(
     status, substatus = changes["status"], changes["substatus"]
     out = {f.REFERRAL_STATUS: format_referral_status(status, substatus)}
     if status and not stage_matches_status(current_stage, status, substatus, settings):
-        out["StageName"] = stage_for_status(status, substatus, settings)
+        stage = stage_for_status(status, substatus, settings)
+        if stage is not None:
+            out["StageName"] = stage
     return out
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, Literal
 
 from shared.config import Settings
 from shared.core.canonical import CanonicalDeal
 from shared.core.mapping import deal_from_partner_center, deal_from_salesforce, partner_center_patch
-from shared.core.merge import MergeResult, OwnerPolicy, merge
+from shared.core.merge import MergeResult, OwnerPolicy, Side, merge
+from shared.core.poll_window import parse_stamp
 from shared.core.referral import Referral
 from shared.core.validation import validate_update
 
@@ -23,6 +25,8 @@ class PairPlan:
     sf_deal: CanonicalDeal
     snapshot: Mapping[str, Any]
     on_hold: bool
+    adopted_from: Side | None
+    """Without a snapshot: the side whose record changed more recently, whose values won."""
     result: MergeResult
     problems: tuple[str, ...]
     """Refused changes and failed validations: when any, nothing is written (the record gets ✖)."""
@@ -45,11 +49,17 @@ def plan_pair(
     sf_deal = deal_from_salesforce(opp, settings)
     sf_values = {**sf_deal.comparable(), **ids}
     pc_values = {**deal_from_partner_center(referral.to_wire()).comparable(), **ids}
+    adopted_from: Side | None = None
     if not snapshot:
-        snapshot = adoption_base(sf_values, pc_values, origin=origin)
+        adopted_from = newer_side(opp, referral, origin=origin)
+        snapshot = adoption_base(sf_values, pc_values, origin=adopted_from)
     elif pending:
         snapshot = base_after_interrupted_sync(snapshot, pending, sf_values, pc_values)
-    on_hold = opp.get("StageName") == settings.on_hold_stage_name and sf_values.get("status") == "New"
+    on_hold = (
+        opp.get("StageName") == settings.on_hold_stage_name
+        and sf_values.get("status") == "New"
+        and referral.direction != "Outgoing"
+    )
     result = merge(sf_values, pc_values, snapshot, policy, push_to_partner_center=not on_hold)
     problems = list(result.rejected)
     operations: list[dict[str, Any]] = []
@@ -57,16 +67,33 @@ def plan_pair(
         problems += validate_update(CanonicalDeal.from_comparable(dict(snapshot)), sf_deal)
         if not problems:
             operations = partner_center_patch(result.to_partner_center, referral.to_wire())
-    return PairPlan(sf_deal, snapshot, on_hold, result, tuple(problems), tuple(operations))
+    return PairPlan(sf_deal, snapshot, on_hold, adopted_from, result, tuple(problems), tuple(operations))
+
+
+def newer_side(opp: Mapping[str, Any], referral: Referral, *, origin: Origin) -> Side:
+    """Which record changed more recently, by each side's own modification time (Salesforce's
+    SystemModstamp, Partner Center's updatedDateTime); the job's origin when either is unknown.
+    With no snapshot there is no base to tell who changed a field, so the newer record's values are
+    the ones a person saw last."""
+    stamp = opp.get("SystemModstamp")
+    updated = referral.updated_date_time
+    if not stamp or updated is None:
+        return origin
+    sf_time = parse_stamp(str(stamp))
+    pc_time = updated if updated.tzinfo else updated.replace(tzinfo=UTC)
+    if sf_time == pc_time:
+        return origin
+    return "salesforce" if sf_time > pc_time else "partner_center"
 
 
 def adoption_base(
     sf_values: Mapping[str, Any], pc_values: Mapping[str, Any], *, origin: Origin
 ) -> dict[str, Any]:
     """The merge base for a pair with no snapshot yet (adopted after a crash, or linked by a job that
-    never finished): the side the record came from is the one that "changed", so its values win
-    without being reported as conflicts, except that an empty value never wipes one the other side
-    holds (a referral without a close date must not clear the opportunity's required CloseDate)."""
+    never finished, or link state lost): the `origin` side (the newer record, `newer_side`) is the
+    one that "changed", so its values win without being reported as conflicts, except that an empty
+    value never wipes one the other side holds (a referral without a close date must not clear the
+    opportunity's required CloseDate)."""
     origin_values, other = (sf_values, pc_values) if origin == "salesforce" else (pc_values, sf_values)
     return {
         key: origin_values.get(key) if _empty(origin_values.get(key)) else other.get(key)

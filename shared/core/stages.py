@@ -59,15 +59,25 @@ def _is_new(status: str | None) -> bool:
     return status in (None, "", "None", NEW)
 
 
-def stage_for_status(status: str | None, substatus: str | None, settings: Settings) -> str:
-    """The Salesforce stage that represents a Partner Center status."""
+def stage_for_status(
+    status: str | None, substatus: str | None, settings: Settings, *, received: bool = True
+) -> str | None:
+    """The Salesforce stage that represents a Partner Center status; None for a status this code
+    does not know (Partner Center adds values without notice: the stage is then left alone).
+
+    Only a referral *received* (from Microsoft) waits in the on-hold stage while it is new, as in the
+    original connector; a new referral the partner created takes the active stage."""
     if _is_new(status):
-        return settings.on_hold_stage_name
+        return settings.on_hold_stage_name if received else settings.active_stage_name
     if status == ACTIVE:
         return settings.active_stage_name
     if status == CLOSED:
         return settings.won_stage_name if substatus == WON else settings.lost_stage_name
-    raise ValueError(f"unknown Partner Center status {status!r}")
+    return None
+
+
+def is_known_status(status: str | None) -> bool:
+    return _is_new(status) or status in VALID_STATUSES
 
 
 def status_for_stage(

@@ -29,8 +29,11 @@ from shared.sync.routing import (
     CreateOpportunity,
     CreateReferral,
     Done,
+    Linked,
+    Pause,
     Step,
     SyncPair,
+    Unlink,
     route_linked_opportunity,
     route_opportunity,
 )
@@ -40,7 +43,7 @@ from shared.sync.routing import (
 class DryRunResult:
     opportunity_id: str
     action: str
-    """create referral | update referral | nothing to send | skipped | invalid"""
+    """create referral | update referral | nothing to send | skipped | invalid | paused | deleted"""
     referral_id: str | None = None
     request: ReferralRequest | None = None
     problems: tuple[str, ...] = ()
@@ -88,7 +91,7 @@ def dry_run_opportunity(ctx: SyncContext, opportunity_id: str) -> DryRunResult:
     """As `plan_opportunity_sync`, over any ports (the link store is only read)."""
     ctx = replace(ctx, store=ReadOnlyLinks(ctx.store))
     routed = route_opportunity(ctx, opportunity_id)
-    step = routed if isinstance(routed, Done | CreateReferral) else route_linked_opportunity(ctx, routed)
+    step = route_linked_opportunity(ctx, routed) if isinstance(routed, Linked) else routed
     return _describe(ctx, step, opportunity_id)
 
 
@@ -104,6 +107,12 @@ def _describe(ctx: SyncContext, step: Step, opportunity_id: str) -> DryRunResult
         return DryRunResult(str(step.opp["Id"]), "invalid", referral_id, problems=(step.reason,))
     if isinstance(step, CreateReferral):
         return _describe_create(ctx, step.opp)
+    if isinstance(step, Pause):
+        reason = "Sync with Partner Center is off: the pair is paused, nothing syncs either way"
+        return DryRunResult(step.opportunity_id, "paused", step.link.referral_id, reason=reason)
+    if isinstance(step, Unlink):
+        reason = "deleted in Salesforce: the pair would be unlinked, Partner Center left as it is"
+        return DryRunResult(step.opportunity_id, "deleted", step.link.referral_id, reason=reason)
     assert not isinstance(step, CreateOpportunity), "an opportunity job never creates an opportunity"
     return _describe_pair(ctx, step)
 

@@ -283,6 +283,17 @@ class SalesforceClient:
     def query_path(self, soql: str) -> str:
         return self.api_path(f"query?{urlencode({'q': soql})}")
 
+    def find_deleted_opportunity(self, opportunity_id: str) -> dict[str, Any] | None:
+        """A deleted opportunity (in the recycle bin) with its Referral Id, through queryAll, which
+        returns deleted records with IsDeleted = true (REST API Developer Guide, "QueryAll");
+        None when it is not deleted or gone for good."""
+        soql = format_soql(
+            f"SELECT Id, IsDeleted, SystemModstamp, {f.REFERRAL_ID} FROM Opportunity WHERE Id = {{}} LIMIT 1",  # noqa: S608
+            opportunity_id,
+        )
+        rows = self._call("query", lambda sf: sf.query(soql, include_deleted=True)).get("records", [])
+        return rows[0] if rows and rows[0].get("IsDeleted") else None
+
     def get_opportunity_by_referral_id(self, referral_id: str) -> dict[str, Any] | None:
         soql = opportunity_select(self.settings) + format_soql(
             f" WHERE {f.REFERRAL_ID} = {{}} LIMIT 1", referral_id

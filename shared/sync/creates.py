@@ -135,7 +135,7 @@ def create_opportunity(ctx: SyncContext, referral: Referral, link: Link | None) 
         ctx.pc.update_referral(referral.id, operations, etag=referral.e_tag)
         snapshot["close_date"] = close_date
     line = audit_line(True, f"opportunity created from referral {referral.id}")
-    base = replace(link, pending=None) if link else Link(referral_id=referral.id)
+    base = replace(link, pending=None, last_outcome="ok") if link else Link(referral_id=referral.id)
     saved = replace(base, opportunity_id=opportunity_id, snapshot=snapshot)
     ctx.store.save(saved.with_audit(line).with_notes(digests))
     return SyncResult(
@@ -143,12 +143,17 @@ def create_opportunity(ctx: SyncContext, referral: Referral, link: Link | None) 
     )
 
 
-def new_opportunity(settings: Settings, deal: CanonicalDeal, referral_id: str) -> NewOpportunity:
-    """The opportunity a referral becomes, with its account, contacts, solutions and first note."""
+def new_opportunity(
+    settings: Settings, deal: CanonicalDeal, referral_id: str, *, direction: str | None = None
+) -> NewOpportunity:
+    """The opportunity a referral becomes, with its account, contacts, solutions and first note.
+    `direction` is the referral's (Incoming: received from Microsoft; Outgoing: the partner's own)."""
     values = deal.comparable()
     scalar = {k: v for k, v in values.items() if k not in ("contacts", "solutions", "referral_id")}
     fields = salesforce_opportunity_fields(scalar, settings, current_stage=None)
-    fields["StageName"] = stage_for_status(deal.status, deal.substatus, settings)
+    received = direction != "Outgoing"
+    stage = stage_for_status(deal.status, deal.substatus, settings, received=received)
+    fields["StageName"] = stage or settings.on_hold_stage_name  # an unknown status: the seller decides
     fields["Name"] = with_mark(deal.name or deal.customer_name or f"Referral {referral_id}", True, settings)
     default_close = datetime.now(UTC).date() + timedelta(days=_DEFAULT_CLOSE_DAYS)
     fields["CloseDate"] = fields.get("CloseDate") or default_close.isoformat()
@@ -177,7 +182,7 @@ def write_new_opportunity(ctx: SyncContext, deal: CanonicalDeal, referral: Refer
     new, else stepwise by upsert on Referral Id (idempotent): a repeat after a crash finds the
     opportunity and fills in the rest. Returns the opportunity id and the close date written."""
     assert referral.id
-    new = new_opportunity(ctx.settings, deal, referral.id)
+    new = new_opportunity(ctx.settings, deal, referral.id, direction=referral.direction)
     close_date = str(new.fields["CloseDate"])
     created_id = ctx.sf.create_with_children(new)
     if created_id is not None:

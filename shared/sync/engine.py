@@ -17,6 +17,7 @@ from shared.jobs import RecordKind, SyncJob
 from shared.store.audit import Direction, Outcome
 from shared.sync.context import SyncContext, SyncResult
 from shared.sync.creates import create_opportunity, create_referral
+from shared.sync.lifecycle import pause, resume, unlink
 from shared.sync.opportunity_report import fail
 from shared.sync.pair_sync import sync_pair
 from shared.sync.routing import (
@@ -24,8 +25,10 @@ from shared.sync.routing import (
     CreateOpportunity,
     CreateReferral,
     Done,
+    Linked,
+    Pause,
     Step,
-    SyncPair,
+    Unlink,
     route_linked_opportunity,
     route_opportunity,
     route_referral,
@@ -64,9 +67,12 @@ class SyncEngine:
 
     def from_opportunity(self, opportunity_id: str) -> SyncResult:
         routed = route_opportunity(self.ctx, opportunity_id)
-        if not isinstance(routed, Done | CreateReferral):
+        if isinstance(routed, Linked):
             with self.ctx.hold(f"ref-{routed.referral_id}"):
                 return self.execute(route_linked_opportunity(self.ctx, routed))
+        if isinstance(routed, Unlink):
+            with self.ctx.hold(f"ref-{routed.link.referral_id}"):
+                return self.execute(routed)
         return self.execute(routed)
 
     def from_referral(self, referral_id: str) -> SyncResult:
@@ -83,8 +89,12 @@ class SyncEngine:
             return create_referral(self.ctx, step.opp)
         if isinstance(step, CreateOpportunity):
             return create_opportunity(self.ctx, step.referral, step.link)
-        assert isinstance(step, SyncPair)
-        return sync_pair(self.ctx, step.referral, step.opp, origin=step.origin, link=step.link)
+        if isinstance(step, Pause):
+            return pause(self.ctx, step)
+        if isinstance(step, Unlink):
+            return unlink(self.ctx, step)
+        link = resume(self.ctx, step.link)
+        return sync_pair(self.ctx, step.referral, step.opp, origin=step.origin, link=link)
 
     def from_related_referral(self, related_id: str) -> SyncResult:
         """Microsoft's side of a co-sell deal changed: sync our referral(s) in the same engagement."""

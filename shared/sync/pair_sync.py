@@ -102,7 +102,8 @@ def _write_salesforce(
             )
             sf_fields.update(changed_fields)
         link = replace(link, snapshot=result.merged, pending=None, last_outcome="ok")
-        link = link.with_notes(new_digests).with_audit(audit_line(True, describe(direction, changed, result)))
+        text = describe(direction, changed, result) + _adoption_note(plan)
+        link = link.with_notes(new_digests).with_audit(audit_line(True, text))
         # Salesforce first, the link last: a worker that read the opportunity before this write
         # sees the link saved after its read, and reads again (see routing.route_linked_opportunity).
         fresh = finish_salesforce(ctx, opp, sf_fields, link, ok=True)
@@ -118,7 +119,15 @@ def _write_salesforce(
         reason = f"Salesforce refused the update: {exc.message}"
         return fail(ctx, opp, reason, Direction.PC_TO_SF, link=link)
     conflicts = tuple(f"{c.field}: {c.winner} won" for c in result.conflicts)
-    return SyncResult(Outcome.OK, direction, "synced", link.referral_id, str(opp["Id"]), changed, conflicts)
+    action = "synced" + _adoption_note(plan)
+    return SyncResult(Outcome.OK, direction, action, link.referral_id, str(opp["Id"]), changed, conflicts)
+
+
+def _adoption_note(plan: PairPlan) -> str:
+    """Without a snapshot the newer record's values won: say so (X2)."""
+    if plan.adopted_from is None:
+        return ""
+    return f" (no snapshot: the {plan.adopted_from.replace('_', ' ')} record was newer and won)"
 
 
 def direction_of(result: MergeResult) -> Direction:

@@ -62,6 +62,24 @@ class SyncPair:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """Sync turned off on a linked opportunity: the pair pauses both ways (nothing is written on
+    either side; the link and its snapshot are kept, so resuming merges both sides' edits)."""
+
+    link: Link
+    opportunity_id: str
+
+
+@dataclass(frozen=True)
+class Unlink:
+    """The linked opportunity was deleted in Salesforce: the link is marked, Partner Center is left
+    as it is, and (with ON_OPPORTUNITY_DELETED=unlink) later referral changes do not re-create it."""
+
+    link: Link
+    opportunity_id: str
+
+
+@dataclass(frozen=True)
 class Linked:
     """An opportunity with its referral id, to be routed further under that referral's claim."""
 
@@ -70,7 +88,11 @@ class Linked:
     read_at: datetime
 
 
-Step = Done | Broken | CreateReferral | CreateOpportunity | SyncPair
+Step = Done | Broken | CreateReferral | CreateOpportunity | SyncPair | Pause | Unlink
+
+PAUSED = "paused"
+DELETED = "deleted"
+_UNREADABLE = (403, 404)  # this referral only: gone, or not ours to read (never a credentials problem)
 
 
 def _skip(action: str, referral_id: str = "", opportunity_id: str = "") -> Done:
@@ -81,11 +103,11 @@ def _in_sync(referral_id: str, opportunity_id: str) -> Done:
     return Done(SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral_id, opportunity_id))
 
 
-def route_opportunity(ctx: SyncContext, opportunity_id: str) -> Done | CreateReferral | Linked:
+def route_opportunity(ctx: SyncContext, opportunity_id: str) -> Done | Unlink | CreateReferral | Linked:
     read_at = datetime.now(UTC)
     opp = ctx.sf.get_opportunity(opportunity_id)
     if opp is None:
-        return _skip("opportunity not found", opportunity_id=opportunity_id)
+        return _deleted_or_missing(ctx, opportunity_id)
     referral_id = opp.get(F.REFERRAL_ID)
     if not referral_id:
         if not opp.get(F.SYNC):
@@ -103,8 +125,10 @@ def route_linked_opportunity(ctx: SyncContext, linked: Linked) -> Step:
     opp, referral_id = linked.opp, linked.referral_id
     opportunity_id = str(opp["Id"])
     link = ctx.store.get(referral_id)
-    if not opp.get(F.SYNC) and link is None:
-        return _skip("not flagged for sync", referral_id, opportunity_id)
+    if not opp.get(F.SYNC):
+        if link is None:
+            return _skip("not flagged for sync", referral_id, opportunity_id)
+        return Pause(link, opportunity_id)
     if link is not None and link.synced_at and link.synced_at >= linked.read_at - _STALE_MARGIN:
         # The link is saved after every write, so a link saved after our read means another
         # worker may have changed the opportunity since: read it again.
@@ -112,28 +136,38 @@ def route_linked_opportunity(ctx: SyncContext, linked: Linked) -> Step:
         if fresh is None:
             return _skip("opportunity not found", referral_id)
         opp = fresh
-    if link is not None and not link.pending and salesforce_unchanged(ctx.settings, opp, link, referral_id):
+    resuming = link is not None and link.last_outcome in (PAUSED, DELETED)
+    if (
+        link is not None
+        and not link.pending
+        and not resuming
+        and salesforce_unchanged(ctx.settings, opp, link, referral_id)
+    ):
         # Typically the echo of our own write. Partner Center's changes reach us by webhook
         # (and reconcile), so there is nothing to push and no need to read the referral.
         return _in_sync(referral_id, opportunity_id)
     try:
         referral = ctx.pc.get_referral(referral_id)
     except PermanentError as exc:
-        if exc.status == 404:
-            return Broken(opp, f"referral {referral_id} not found in Partner Center", link)
+        if exc.status in _UNREADABLE:
+            return Broken(opp, _unreadable(referral_id, exc.status), link)
         raise
+    if gone := _gone_reason(referral):
+        return Broken(opp, gone, link)
     return SyncPair(referral, opp, "salesforce", link)
 
 
-def route_referral(ctx: SyncContext, referral_id: str) -> Done | CreateOpportunity | SyncPair:
+def route_referral(ctx: SyncContext, referral_id: str) -> Step:
     """The caller holds the referral's claim."""
     try:
         referral = ctx.pc.get_referral(referral_id)
     except PermanentError as exc:
-        if exc.status == 404:
-            return _skip("referral not found", referral_id)
+        if exc.status in _UNREADABLE:
+            return _skip(_unreadable(referral_id, exc.status), referral_id)
         raise
     link = ctx.store.get(referral_id)
+    if link is not None and (held := _held_back(ctx, link)) is not None:
+        return held
     if (
         link is not None
         and link.opportunity_id
@@ -145,8 +179,54 @@ def route_referral(ctx: SyncContext, referral_id: str) -> Done | CreateOpportuni
         return _in_sync(referral_id, link.opportunity_id)
     opp = _opportunity_of(ctx, referral, link)
     if opp is None:
+        if link and link.opportunity_id and ctx.settings.on_opportunity_deleted == "unlink":
+            # Linked, and gone from Salesforce before the poll saw its delete.
+            return Unlink(link, link.opportunity_id)
         return CreateOpportunity(referral, link)
+    if not opp.get(F.SYNC) and link is not None:
+        return Pause(link, str(opp["Id"]))
+    if gone := _gone_reason(referral):
+        return Broken(opp, gone, link)
     return SyncPair(referral, opp, "partner_center", link)
+
+
+def _held_back(ctx: SyncContext, link: Link) -> Done | None:
+    """A paused pair, or one whose opportunity was deleted (unlink): Partner Center's edits stay in
+    Partner Center, nothing is read from or written to Salesforce."""
+    opportunity_id = link.opportunity_id or ""
+    if link.last_outcome == PAUSED:
+        return _skip("paused: Sync with Partner Center is off", link.referral_id, opportunity_id)
+    if link.last_outcome == DELETED and ctx.settings.on_opportunity_deleted == "unlink":
+        reason = "opportunity deleted in Salesforce; not re-created (ON_OPPORTUNITY_DELETED=unlink)"
+        return _skip(reason, link.referral_id, opportunity_id)
+    return None
+
+
+def _deleted_or_missing(ctx: SyncContext, opportunity_id: str) -> Done | Unlink:
+    deleted = ctx.sf.find_deleted_opportunity(opportunity_id)
+    referral_id = str((deleted or {}).get(F.REFERRAL_ID) or "")
+    link = ctx.store.get(referral_id) if referral_id else None
+    if link is None or link.opportunity_id not in (None, "", opportunity_id):
+        return _skip("opportunity not found", opportunity_id=opportunity_id)
+    if link.last_outcome == DELETED:
+        return _skip("opportunity deleted in Salesforce (already unlinked)", referral_id, opportunity_id)
+    return Unlink(link, opportunity_id)
+
+
+def _unreadable(referral_id: str, status: int | None) -> str:
+    if status == 404:
+        return f"referral {referral_id} not found in Partner Center"
+    return f"referral {referral_id} cannot be read in Partner Center ({status}: not shared with this partner)"
+
+
+_GONE_STATUSES = ("Archived", "Deleted")  # not documented values; kept as text, never a crash
+
+
+def _gone_reason(referral: Referral) -> str | None:
+    """A referral archived (or otherwise retired) in Partner Center: the pair stops, with a ✖."""
+    if referral.status in _GONE_STATUSES:
+        return f"referral {referral.id} is {referral.status} in Partner Center; the pair no longer syncs"
+    return None
 
 
 def _opportunity_of(ctx: SyncContext, referral: Referral, link: Link | None) -> dict[str, Any] | None:

@@ -101,6 +101,7 @@ class FakeSalesforce:
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
     solutions: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
+    recycle_bin: dict[str, dict[str, Any]] = field(default_factory=dict)
     writes: list[tuple[str, str]] = field(default_factory=list)
     refuse_updates: str | None = None
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -140,6 +141,18 @@ class FakeSalesforce:
             "OpportunityContactRoles": {"records": roles} if roles else None,
             F.SOLUTIONS_RELATIONSHIP: {"records": solutions} if solutions else None,
         })  # fmt: skip
+
+    def delete(self, opportunity_id: str) -> None:
+        """A seller deletes the opportunity (it goes to the recycle bin)."""
+        self.recycle_bin[opportunity_id] = self.opportunities.pop(opportunity_id)
+
+    def undelete(self, opportunity_id: str) -> None:
+        self.opportunities[opportunity_id] = self.recycle_bin.pop(opportunity_id)
+        self._stamp(opportunity_id)
+
+    def find_deleted_opportunity(self, opportunity_id: str) -> dict[str, Any] | None:
+        opp = self.recycle_bin.get(opportunity_id)
+        return {**opp, "IsDeleted": True} if opp else None
 
     def get_opportunity_by_referral_id(self, referral_id: str) -> dict[str, Any] | None:
         found = [i for i, o in self.opportunities.items() if o.get(F.REFERRAL_ID) == referral_id]

@@ -17,6 +17,7 @@ from shared.sync.engine import SyncEngine
 from tests.engine.fakes import FakePartnerCenter, FakeSalesforce, InMemoryLinkStore
 from tests.unit.builders import a_referral, a_settings
 
+REFERRAL = "8f6c3b4e-1111-4c36-9f0b-000000000001"
 ACCOUNT = {
     "Name": "Contoso Ltd",
     "BillingCity": "Redmond",
@@ -107,8 +108,10 @@ def test_an_opportunity_without_a_contact_gets_a_cross_and_no_referral(world: Wo
 
 
 def test_a_microsoft_referral_becomes_an_opportunity_with_its_children(world: World) -> None:
-    referral_id = world.pc.add(a_referral(id="8f6c3b4e-1111-4c36-9f0b-000000000001", externalReferenceId=None,
-                                          status="New", substatus="Pending"))  # fmt: skip
+    received = a_referral(
+        id=REFERRAL, externalReferenceId=None, status="New", substatus="Pending", direction="Incoming"
+    )
+    referral_id = world.pc.add(received)
 
     result = world.referral(referral_id)
 
@@ -213,3 +216,96 @@ def test_a_stale_etag_makes_the_engine_read_again_not_overwrite(world: World) ->
     assert world.pc.referrals[referral_id]["details"]["dealValue"] == 75000
     assert world.pc.referrals[referral_id]["details"]["closingDateTime"].startswith("2031-01-31")
     assert world.sf.opportunities[opportunity_id]["CloseDate"] == "2031-01-31"
+
+
+def test_sync_off_pauses_the_pair_both_ways_and_resuming_merges_both_sides(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.sf.edit(opportunity_id, {F.SYNC: False, "Amount": 55555.0})
+    world.pc.edit(
+        referral_id, [{"op": "replace", "path": "/details/closingDateTime", "value": "2031-01-31T00:00:00Z"}]
+    )
+    before = world.quiet()
+
+    paused = [world.referral(referral_id), world.opportunity(opportunity_id), world.referral(referral_id)]
+
+    assert [r.outcome for r in paused] == [Outcome.SKIPPED] * 3
+    assert paused[0].action == "paused" and world.quiet() == before
+    link = world.links.get(referral_id)
+    assert link is not None and sum("paused" in line for line in link.audit_lines) == 1
+    assert world.pc.referrals[referral_id]["details"]["dealValue"] == 50000  # the seller's edit waits
+
+    world.sf.edit(opportunity_id, {F.SYNC: True})
+    resumed = world.opportunity(opportunity_id)
+
+    assert resumed.direction is Direction.BOTH
+    assert world.pc.referrals[referral_id]["details"]["dealValue"] == 55555
+    assert world.sf.opportunities[opportunity_id]["CloseDate"] == "2031-01-31"
+
+
+def test_a_deleted_opportunity_is_unlinked_and_not_re_created(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.sf.delete(opportunity_id)
+
+    deleted = world.opportunity(opportunity_id)
+    world.pc.edit(referral_id, [{"op": "replace", "path": "/details/dealValue", "value": 66666}])
+    later = world.referral(referral_id)
+
+    assert deleted.action == "opportunity deleted: unlinked"
+    assert later.outcome is Outcome.SKIPPED and "not re-created" in later.action
+    assert world.sf.opportunities == {} and world.pc.referrals[referral_id]["details"]["dealValue"] == 66666
+    link = world.links.get(referral_id)
+    assert link is not None and link.last_outcome == "deleted"
+
+    world.sf.undelete(opportunity_id)
+    restored = world.opportunity(opportunity_id)
+
+    assert restored.outcome is Outcome.OK
+    assert world.sf.opportunities[opportunity_id]["Amount"] == 66666
+
+
+def test_with_recreate_a_deleted_opportunity_comes_back_on_the_next_change() -> None:
+    world = World(on_opportunity_deleted="recreate")
+    referral_id, opportunity_id = world.linked_pair()
+    world.sf.delete(opportunity_id)
+    world.pc.edit(referral_id, [{"op": "replace", "path": "/details/dealValue", "value": 66666}])
+
+    result = world.referral(referral_id)
+
+    assert result.action == "opportunity created" and result.opportunity_id != opportunity_id
+    assert world.sf.opportunities[result.opportunity_id]["Amount"] == 66666
+
+
+def test_without_a_snapshot_the_newer_record_wins_and_it_is_said(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.links.links.clear()  # link state lost
+    world.pc.edit(referral_id, [{"op": "replace", "path": "/details/dealValue", "value": 66666}])
+    world.pc.referrals[referral_id]["updatedDateTime"] = "2099-01-01T00:00:00Z"
+
+    result = world.opportunity(opportunity_id)  # the job comes from Salesforce, the referral is newer
+
+    assert world.sf.opportunities[opportunity_id]["Amount"] == 66666
+    assert "partner center record was newer" in result.action
+
+
+def test_a_referral_partner_center_will_not_let_us_read_is_skipped_not_retried(world: World) -> None:
+    referral_id = world.pc.add(a_referral(id=REFERRAL))
+    del world.pc.referrals[referral_id]
+
+    result = world.referral(referral_id)
+
+    assert result.outcome is Outcome.SKIPPED and "not found" in result.action
+
+
+def test_an_archived_referral_stops_the_pair_with_a_cross(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.pc.referrals[referral_id]["status"] = "Archived"
+    world.sf.edit(opportunity_id, {"Amount": 1.0})
+
+    result = world.opportunity(opportunity_id)
+    again = world.opportunity(opportunity_id)
+
+    assert result.outcome is Outcome.FAILED and "Archived" in result.error
+    assert world.sf.opportunities[opportunity_id]["Name"].startswith("✖")
+    assert (
+        again.outcome is Outcome.FAILED and world.pc.referrals[referral_id]["details"]["dealValue"] == 50000
+    )

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.core.mapping_salesforce import salesforce_opportunity_fields
 from shared.core.stages import (
     VALID_STATUSES,
     format_referral_status,
@@ -37,9 +38,16 @@ def test_each_status_has_its_stage(status, substatus, stage):
     assert stage_for_status(status, substatus, SETTINGS) == stage
 
 
-def test_an_unknown_status_is_refused():
-    with pytest.raises(ValueError, match="Escalated"):
-        stage_for_status("Escalated", None, SETTINGS)
+def test_an_unknown_status_has_no_stage_so_the_stage_is_left_alone():
+    assert stage_for_status("Archived", None, SETTINGS) is None
+    assert salesforce_opportunity_fields(
+        {"status": "Archived", "substatus": "None"}, SETTINGS, current_stage="Qualification"
+    ) == {"Referral_Status__c": "Archived/None"}
+
+
+def test_only_a_received_referral_waits_on_hold_while_new():
+    assert stage_for_status("New", "Pending", SETTINGS, received=True) == "Prospecting"
+    assert stage_for_status("New", "Pending", SETTINGS, received=False) == "Qualification"
 
 
 @pytest.mark.parametrize(
@@ -117,6 +125,7 @@ def distinct_stage_settings(draw):
 def test_every_status_round_trips_through_its_stage(settings, status):
     name, substatus = status
     stage = stage_for_status(name, substatus, settings)
+    assert stage is not None
     assert status_for_stage(stage, settings, previous_status=name, previous_substatus=substatus) == status
     assert stage_matches_status(stage, name, substatus, settings)
     assert parse_referral_status(format_referral_status(name, substatus)) == status
