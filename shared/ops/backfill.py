@@ -14,6 +14,7 @@ Semantics (per source, each with its own checkpoint in the watermarks table):
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,10 +25,13 @@ from itertools import islice
 from shared.config import Settings
 from shared.core.poll_window import parse_stamp
 from shared.core.referral import Referral
+from shared.errors import PermanentError
 from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.ops.ops_clients import OpsClients
 from shared.store import job_queue, watermarks
 from shared.store.watermarks import Watermark
+
+log = logging.getLogger("cosell_sync.ops.backfill")
 
 PC_CHECKPOINT = "backfill-partner-center"
 SF_CHECKPOINT = "backfill-salesforce"
@@ -145,18 +149,36 @@ def _referral_changes(
 ) -> Iterator[tuple[str, datetime]]:
     """Keyset paging: each page is a fresh query from the last `updatedDateTime` seen. Following
     `$skiptoken` offsets instead would skip referrals whenever the syncs this backfill starts update
-    referrals behind the cursor (they move out of the window and everything after them shifts)."""
+    referrals behind the cursor (they move out of the window and everything after them shifts).
+
+    The `updatedDateTime ge/le` filter is not documented
+    (https://learn.microsoft.com/partner-center/developer/get-a-list-of-referrals): when the tenant
+    refuses it (400) or ignores it (a result outside the window), the run falls back to
+    `_scan_window`, which pages the whole collection and filters on our side."""
     lower = start
     seen_at_lower: set[str] = set()
+    yielded: set[str] = set()
     while True:
         query = f"updatedDateTime ge {odata_datetime(lower)} and updatedDateTime le {odata_datetime(until)}"
         pages = clients.pc.iter_referrals(filter=query, orderby="updatedDateTime asc", top=_PC_PAGE)
-        page = [
-            (r.id, r.updated_date_time.astimezone(UTC))
-            for r in islice(pages, _PC_PAGE)
-            if r.id and r.updated_date_time is not None
-        ]
+        try:
+            page = [
+                (r.id, r.updated_date_time.astimezone(UTC))
+                for r in islice(pages, _PC_PAGE)
+                if r.id and r.updated_date_time is not None
+            ]
+        except PermanentError as exc:
+            if exc.status != 400:
+                raise
+            log.warning("partner center refused the updatedDateTime filter (%s); scanning all referrals", exc)
+            yield from _scan_window(clients, start, until, skip=yielded)
+            return
+        if any(not lower <= stamp <= until for _, stamp in page):
+            log.warning("partner center ignored the updatedDateTime filter; scanning all referrals")
+            yield from _scan_window(clients, start, until, skip=yielded)
+            return
         fresh = [(rid, stamp) for rid, stamp in page if not (stamp == lower and rid in seen_at_lower)]
+        yielded.update(rid for rid, _ in fresh)
         yield from fresh
         if len(page) < _PC_PAGE:
             return
@@ -169,6 +191,24 @@ def _referral_changes(
             seen_at_lower if last == lower else set()
         )
         lower = last
+
+
+def _scan_window(
+    clients: OpsClients, start: datetime, until: datetime, *, skip: set[str]
+) -> Iterator[tuple[str, datetime]]:
+    """Every referral changed in [start, until], read by paging the whole unfiltered collection and
+    yielded oldest first (the run's checkpoint needs change-time order). Only ids and stamps are
+    held, not referrals."""
+    window = sorted(
+        (r.updated_date_time.astimezone(UTC), r.id)
+        for r in clients.pc.iter_referrals(orderby="updatedDateTime asc", top=_PC_PAGE)
+        if r.id
+        and r.updated_date_time is not None
+        and r.id not in skip
+        and start <= r.updated_date_time.astimezone(UTC) <= until
+    )
+    for stamp, rid in window:
+        yield rid, stamp
 
 
 def _rest_by_offset(pages: Iterator[Referral], seen: set[str]) -> Iterator[tuple[str, datetime]]:

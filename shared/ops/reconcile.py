@@ -95,7 +95,12 @@ def reconcile(
     report = ReconcileReport(since=since, watermark_before=mark)
     query = f"updatedDateTime ge {odata_datetime(since)}"
     batch: list[SyncJob] = []
-    for referral in clients.pc.iter_referrals(filter=query, orderby="updatedDateTime asc", top=_PAGE):
+    # `updatedDateTime ge` is not a documented filter: `select` verifies each result and pages the
+    # whole collection itself when the tenant ignores or refuses it.
+    changed = clients.pc.select(
+        query, lambda r: _changed_since(r, since), orderby="updatedDateTime asc", top=_PAGE
+    )
+    for referral in changed:
         if not referral.id:
             continue
         report.checked += 1
@@ -114,6 +119,11 @@ def reconcile(
         "reconcile: checked %s, drifted %s, enqueued %s", report.checked, report.drifted, report.enqueued
     )
     return report
+
+
+def _changed_since(referral: Referral, since: datetime) -> bool:
+    stamp = referral.updated_date_time
+    return stamp is None or stamp.astimezone(UTC) >= since
 
 
 def _job(referral: Referral) -> SyncJob:

@@ -197,6 +197,12 @@ class ApiCaller:
                 "request_id": request_id,
                 "record_id": record_id,
             }
+            if action is Action.CONFIG and record_id is not None:
+                # A 403 on one referral means this user may not read that record (e.g. Microsoft's
+                # side of an engagement: "Access is denied to the requested resource. The user might
+                # not have enough permission.", https://learn.microsoft.com/partner-center/developer/referrals-api-response-codes);
+                # the credentials are fine, so the record fails, not the configuration.
+                action = Action.FAIL
             if action is Action.REAUTHENTICATE and not refreshed:
                 self._tokens.invalidate(self._resource)
                 refreshed = True

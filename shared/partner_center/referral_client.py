@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,10 +14,16 @@ import httpx
 
 from shared.config import Settings
 from shared.core.referral import Referral
+from shared.core.referral_ids import path_segment, referral_id_problem
 from shared.errors import PermanentError
 from shared.partner_center.api_base import PROVIDER, PartnerCenterApi
 from shared.partner_center.http_policy import RetryPolicy
 from shared.partner_center.tokens import TokenProvider
+
+log = logging.getLogger(__name__)
+
+FILTER_PAGE = 100
+"""Page size asked for when we page the whole collection ourselves (a refused or ignored filter)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ class PartnerCenterClient(PartnerCenterApi):
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         self._referrals_url = settings.pc_api_base_url.rstrip("/") + "/referrals"
+        self._filter_fallbacks: Counter[str] = Counter()
         super().__init__(
             settings,
             resource=settings.pc_referrals_resource,
@@ -69,15 +77,29 @@ class PartnerCenterClient(PartnerCenterApi):
         )
 
     @property
+    def filter_fallbacks(self) -> Counter[str]:
+        """How often a `$filter` was refused or ignored by the server (tests and logs read it)."""
+        return self._filter_fallbacks
+
+    @property
     def call_counts(self) -> Counter[str]:
         """Requests sent per "METHOD path-template", retries included."""
         return self._api.call_counts
 
+    def referral_url(self, referral_id: str) -> str:
+        """`…/referrals/{id}` for a GUID id; anything else raises `PermanentError` (code
+        `InvalidReferralId`) before a URL exists. The segment is quoted regardless."""
+        problem = referral_id_problem(referral_id)
+        if problem:
+            raise PermanentError(problem, provider=PROVIDER, code="InvalidReferralId", record_id=None)
+        return f"{self._referrals_url}/{path_segment(referral_id)}"
+
     def get_referral(self, referral_id: str) -> Referral:
-        """One referral; a 404 raises `PermanentError` with status 404."""
-        response = self._api.request(
-            "GET", f"{self._referrals_url}/{referral_id}", template="/referrals/{id}", record_id=referral_id
-        )
+        """One referral. A 404 or 403 (a referral this user may not read, such as Microsoft's side
+        of an engagement) raises `PermanentError` with that status; a non-GUID id raises
+        `PermanentError` with code `InvalidReferralId` without any request."""
+        url = self.referral_url(referral_id)
+        response = self._api.request("GET", url, template="/referrals/{id}", record_id=referral_id)
         return _referral_from(response)
 
     def iter_referrals(
@@ -115,7 +137,7 @@ class PartnerCenterClient(PartnerCenterApi):
         headers = {"Content-Type": "application/json", "Prefer": "return=representation"}
         if etag:
             headers["If-Match"] = etag
-        url = f"{self._referrals_url}/{referral_id}"
+        url = self.referral_url(referral_id)
         return ReferralRequest("PATCH", url, operations, headers, "/referrals/{id}", referral_id)
 
     def create_referral(self, referral: Referral | dict[str, Any]) -> Referral:
@@ -143,14 +165,71 @@ class PartnerCenterClient(PartnerCenterApi):
             record_id=request.record_id,
         )
 
+    def select(
+        self,
+        filter: str,
+        keep: Callable[[Referral], bool],
+        *,
+        orderby: str | None = None,
+        top: int | None = FILTER_PAGE,
+    ) -> Iterator[Referral]:
+        """Referrals matching `filter`, each verified with `keep` on our side: a server that
+        ignores the filter returns the whole collection, and one that refuses it (400) gets the
+        unfiltered query instead, paged to the end. Only `engagementId`, `status`, `direction`,
+        `type`, `qualification`, `substatus`, the customer's country and `team/any(...)` filters
+        are documented (https://learn.microsoft.com/partner-center/developer/get-a-list-of-referrals);
+        anything else may be ignored or refused by a tenant."""
+        try:
+            pages = self.iter_referrals(filter=filter, orderby=orderby, top=top)
+            first = next(pages, None)
+        except PermanentError as exc:
+            if exc.status != 400:
+                raise
+            self.filter_fallbacks["refused"] += 1
+            log.warning(
+                "partner center refused $filter %r (%s); paging and filtering on our side", filter, exc
+            )
+            yield from (r for r in self.iter_referrals(orderby=orderby, top=top) if keep(r))
+            return
+        if first is None:
+            return
+        ignored = False
+        for referral in _chain(first, pages):
+            if keep(referral):
+                yield referral
+            elif not ignored:
+                ignored = True
+                self.filter_fallbacks["ignored"] += 1
+                log.warning("partner center ignored $filter %r; filtering on our side", filter)
+
     def related_referrals(self, engagement_id: str) -> list[Referral]:
-        """All referrals of the engagement (ours and Microsoft's side)."""
-        return list(self.iter_referrals(filter=f"engagementId eq {odata_quote(engagement_id)}"))
+        """All referrals of the engagement (ours and Microsoft's side), verified on our side."""
+        query = f"engagementId eq {odata_quote(engagement_id)}"
+        return list(self.select(query, lambda r: r.engagement_id == engagement_id, top=None))
 
     def find_by_external_reference(self, external_reference_id: str) -> Referral | None:
-        """The referral carrying our CRM id, oldest first if (wrongly) several do."""
+        """The referral carrying our CRM id (the oldest if, wrongly, several do), or None.
+
+        `externalReferenceId` is not among the documented filters, so every result is checked for
+        equality and every page is read: a server that ignores the filter must never make the
+        engine adopt someone else's referral."""
         query = f"externalReferenceId eq {odata_quote(external_reference_id)}"
-        return next(self.iter_referrals(filter=query, orderby="createdDateTime asc", top=1), None)
+        matches = [
+            referral
+            for referral in self.select(
+                query,
+                lambda r: r.external_reference_id == external_reference_id,
+                orderby="createdDateTime asc",
+            )
+            if referral.id
+        ]
+        if len(matches) > 1:
+            log.warning(
+                "%d referrals carry externalReferenceId %s; using the oldest",
+                len(matches),
+                external_reference_id,
+            )
+        return min(matches, key=_created_key, default=None)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -170,3 +249,13 @@ def _referral_from(response: httpx.Response) -> Referral:
     if not referral.e_tag and (header := response.headers.get("ETag")):
         referral.e_tag = header
     return referral
+
+
+def _chain(first: Referral, rest: Iterator[Referral]) -> Iterator[Referral]:
+    yield first
+    yield from rest
+
+
+def _created_key(referral: Referral) -> tuple[float, str]:
+    created = referral.created_date_time
+    return (created.timestamp() if created else float("inf"), referral.id or "")

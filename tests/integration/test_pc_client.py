@@ -157,7 +157,7 @@ def test_expired_token_is_refreshed_once_transparently(client, pc_control):
 def test_wrong_credentials_are_a_config_error_naming_the_cause(pc_sim, pc_control):
     settings = load_settings(**{**pc_sim.settings_overrides(), "pc_refresh_token": "stolen-or-expired"})
     with PartnerCenterClient(settings) as client, pytest.raises(ConfigError) as raised:
-        client.get_referral("x")
+        client.get_referral("00000000-0000-0000-0000-000000000001")
     assert "AADSTS70000" in str(raised.value)
     assert "stolen-or-expired" not in str(raised.value)
 
@@ -191,14 +191,16 @@ def test_client_survives_random_429_and_503(pc_settings, pc_control, sleeps):
 def test_outage_longer_than_the_retry_budget_is_transient(client, pc_control, sleeps):
     pc_control.set_faults(api=[{"status": 503, "count": 10}])
     with pytest.raises(TransientError):
-        client.get_referral("anything")
+        client.get_referral("00000000-0000-0000-0000-00000000000a")
     assert len(sleeps) == 3
 
 
 def test_partner_cannot_update_microsofts_side(client, pc_control):
     incoming = pc_control.send_referral()
     related = [r for r in client.related_referrals(incoming["engagementId"]) if r.organization_id == "msft"]
-    with pytest.raises(ConfigError):
+    # A 403 on one record is that record's problem, not the credentials' (issue #15).
+    with pytest.raises(PermanentError) as raised:
         client.update_referral(
             related[0].id or "", [{"op": "replace", "path": "/name", "value": "x"}], etag=None
         )
+    assert raised.value.status == 403
