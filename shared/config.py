@@ -18,6 +18,11 @@ from shared.errors import ConfigError
 SYNC_QUEUE = "sync-jobs"
 """The work queue; its poison queue is `sync-jobs-poison` (host convention `<queue>-poison`)."""
 POISON_QUEUE = f"{SYNC_QUEUE}-poison"
+AUTO = "auto"
+"""Value of the settings resolved from the Salesforce org's description (DEAL_CURRENCY_FIELD,
+ACCOUNT_COUNTRY_FIELD)."""
+DEFAULT_CURRENCY_FIELD = "CurrencyIsoCode"
+DEFAULT_COUNTRY_FIELD = "Account.BillingCountry"
 
 
 def _yes_no(value: object) -> bool:
@@ -82,10 +87,11 @@ class Settings(BaseSettings):
         description="Webhook registration API base (another host, another token audience).",
     )
     pc_token_url: str = Field(
-        default="https://login.microsoftonline.com/common/oauth2/token",
-        description="Microsoft identity token endpoint (refresh-token grant, Secure Application Model).",
+        default="https://login.microsoftonline.com/{tenant}/oauth2/token",
+        description="Microsoft identity token endpoint (refresh-token grant, Secure Application Model);"
+        " {tenant} is replaced by PC_TENANT_ID. /common is refused (AADSTS50194 for single-tenant apps).",
     )
-    pc_tenant_id: str = Field(default="", description="Partner's Entra tenant id.")
+    pc_tenant_id: str = Field(default="", description="Partner's Entra tenant id (the token authority).")
     pc_client_id: str = Field(default="", description="Entra app (client) id.")
     pc_client_secret: SecretStr = Field(default=SecretStr(""), description="Entra app secret (Key Vault).")
     pc_refresh_token: SecretStr = Field(
@@ -115,6 +121,12 @@ class Settings(BaseSettings):
         description="Hosts allowed in x-ms-certificate-url (comma-separated).",
     )
     pc_webhook_max_body_bytes: int = Field(default=65536, gt=0, description="Webhook body size cap.")
+    pc_webhook_test_trust_anchor_pem: str = Field(
+        default="",
+        description="TESTS AND THE LOCAL STACK ONLY (never set by infra): PEM certificates trusted"
+        " instead of the OS/certifi store for webhook signing certificates (self-signed ones are"
+        " roots, others intermediates).",
+    )
     pc_portal_referral_url: str = Field(
         default="https://partner.microsoft.com/dashboard/referrals/v2/leads/{id}/details",
         description="Referral Link template; {id} is the referral id.",
@@ -169,18 +181,37 @@ class Settings(BaseSettings):
     won_stage_name: str = Field(default="Closed Won", description="Stage meaning the deal was won.")
     lost_stage_name: str = Field(default="Closed Lost", description="Stage meaning lost/declined.")
     account_country_field: str = Field(
-        default="Account.BillingCountry",
-        description="Country field (API name); 'Account.X' reads it through the account.",
+        default=AUTO,
+        description="Country field (API name); 'Account.X' reads it through the account. auto:"
+        " Account.BillingCountry, the ISO code written to BillingCountryCode when the org has State and"
+        " Country/Territory picklists.",
     )
     deal_value_field: str = Field(default="Amount", description="Opportunity field with the deal value.")
     deal_currency_field: str = Field(
-        default="CurrencyIsoCode", description="Opportunity currency field; empty when single-currency."
+        default=AUTO,
+        description="Opportunity currency field; empty when single-currency. auto: CurrencyIsoCode when"
+        " the org has multi-currency on, else none (DEFAULT_CURRENCY).",
+    )
+    sf_opportunity_record_type: str = Field(
+        default="",
+        description="Developer name of the Opportunity record type new opportunities get (its sales"
+        " process decides the valid stages); empty: the integration user's default record type.",
+    )
+    sf_on_duplicate: Literal["link", "allow_save"] = Field(
+        default="link",
+        description="An account/contact create refused by a duplicate rule: link to the record the rule"
+        " matched (link), or save the duplicate anyway (allow_save: Sforce-Duplicate-Rule-Header).",
     )
     default_currency: str = Field(
         default="USD", min_length=3, max_length=3, description="Currency when the org has none."
     )
     sync_cosell_only: YesNo = Field(
         default=True, description="Yes: only co-sell referrals come to Salesforce; No: leads too."
+    )
+    notes_to_description: YesNo = Field(
+        default=False,
+        description="Yes: also write the referral's whole notes text into the opportunity's Description"
+        " (notes always arrive as one Salesforce note per addition; Description is left alone by default).",
     )
     on_opportunity_deleted: Literal["unlink", "recreate"] = Field(
         default="unlink",
@@ -213,7 +244,22 @@ class Settings(BaseSettings):
 
     @property
     def sf_country_path(self) -> tuple[str, ...]:
-        return tuple(self.account_country_field.split("."))
+        """The country field as a path; `auto` reads and writes Account.BillingCountry (the Salesforce
+        client moves a code to BillingCountryCode when the org has country picklists)."""
+        field = (
+            DEFAULT_COUNTRY_FIELD
+            if self.account_country_field.lower() == AUTO
+            else self.account_country_field
+        )
+        return tuple(field.split("."))
+
+    @property
+    def sf_currency_field(self) -> str:
+        """The currency field; `auto` reads and writes CurrencyIsoCode (absent from the records of a
+        single-currency org, and dropped from its writes by the Salesforce client)."""
+        return (
+            DEFAULT_CURRENCY_FIELD if self.deal_currency_field.lower() == AUTO else self.deal_currency_field
+        )
 
 
 def setting_names() -> set[str]:

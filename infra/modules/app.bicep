@@ -40,7 +40,7 @@ var appSettings = {
   AUDIT_TABLE: 'SyncAudit'
   PC_API_BASE_URL: 'https://api.partner.microsoft.com/v1.0/engagements'
   PC_WEBHOOK_API_BASE_URL: 'https://api.partnercenter.microsoft.com/webhooks/v1'
-  PC_TOKEN_URL: 'https://login.microsoftonline.com/common/oauth2/token'
+  PC_TOKEN_URL: 'https://login.microsoftonline.com/{tenant}/oauth2/token'
   PC_TENANT_ID: pcTenantId
   PC_CLIENT_ID: pcClientId
   PC_CLIENT_SECRET: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=pc-client-secret)'
@@ -77,12 +77,15 @@ var appSettings = {
   ON_HOLD_STAGE_NAME: 'Prospecting'
   WON_STAGE_NAME: 'Closed Won'
   LOST_STAGE_NAME: 'Closed Lost'
-  ACCOUNT_COUNTRY_FIELD: 'Account.BillingCountry'
+  ACCOUNT_COUNTRY_FIELD: 'auto'
   DEAL_VALUE_FIELD: 'Amount'
-  DEAL_CURRENCY_FIELD: 'CurrencyIsoCode'
+  DEAL_CURRENCY_FIELD: 'auto'
+  SF_OPPORTUNITY_RECORD_TYPE: ''
+  SF_ON_DUPLICATE: 'link'
   DEFAULT_CURRENCY: 'USD'
   SYNC_COSELL_ONLY: 'Yes'
   ON_OPPORTUNITY_DELETED: 'unlink'
+  NOTES_TO_DESCRIPTION: 'No'
   CONFLICT_OWNER_OVERRIDES: ''
   AUDIT_FIELD_MAX_CHARS: '32000'
   LOG_LEVEL: logLevel

@@ -4,8 +4,8 @@ the dry run prints one, so both decide the same way by construction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import Any, Literal
 
@@ -13,6 +13,7 @@ from shared.config import Settings
 from shared.core.canonical import CanonicalDeal
 from shared.core.mapping import deal_from_partner_center, deal_from_salesforce, partner_center_patch
 from shared.core.merge import MergeResult, OwnerPolicy, Side, merge
+from shared.core.notes import NotesPlan, SellerNote, plan_notes
 from shared.core.poll_window import parse_stamp
 from shared.core.referral import Referral
 from shared.core.validation import validate_update
@@ -32,6 +33,8 @@ class PairPlan:
     """Refused changes and failed validations: when any, nothing is written (the record gets ✖)."""
     operations: tuple[dict[str, Any], ...]
     """The JSON Patch for Partner Center (empty when nothing goes there)."""
+    notes: NotesPlan
+    """Partner Center additions to attach in Salesforce, and seller notes appended to the referral."""
 
 
 def plan_pair(
@@ -43,7 +46,10 @@ def plan_pair(
     *,
     origin: Origin,
     pending: Mapping[str, Mapping[str, Any]] | None = None,
+    seller_notes: Sequence[SellerNote] = (),
 ) -> PairPlan:
+    """`seller_notes` are the opportunity's notes not yet appended to the referral (read by the
+    caller: their text is not on the opportunity record)."""
     assert referral.id
     ids = {"referral_id": referral.id, "opportunity_id": str(opp["Id"])}
     sf_deal = deal_from_salesforce(opp, settings)
@@ -53,6 +59,7 @@ def plan_pair(
     if not snapshot:
         adopted_from = newer_side(opp, referral, origin=origin)
         snapshot = adoption_base(sf_values, pc_values, origin=adopted_from)
+        snapshot["notes"] = pc_values.get("notes")  # no base to tell additions from: none is re-sent
     elif pending:
         snapshot = base_after_interrupted_sync(snapshot, pending, sf_values, pc_values)
     on_hold = (
@@ -60,14 +67,27 @@ def plan_pair(
         and sf_values.get("status") == "New"
         and referral.direction != "Outgoing"
     )
-    result = merge(sf_values, pc_values, snapshot, policy, push_to_partner_center=not on_hold)
+    notes = plan_notes(pc_values.get("notes"), snapshot.get("notes"), () if on_hold else seller_notes)
+    # Notes are not a field to merge (see shared.core.notes): every side holds the same text here.
+    sf_values["notes"] = pc_values["notes"] = snapshot.get("notes")
+    merged = merge(sf_values, pc_values, snapshot, policy, push_to_partner_center=not on_hold)
+    result = _with_notes(merged, notes)
     problems = list(result.rejected)
     operations: list[dict[str, Any]] = []
     if result.to_partner_center:
         problems += validate_update(CanonicalDeal.from_comparable(dict(snapshot)), sf_deal)
         if not problems:
             operations = partner_center_patch(result.to_partner_center, referral.to_wire())
-    return PairPlan(sf_deal, snapshot, on_hold, adopted_from, result, tuple(problems), tuple(operations))
+    return PairPlan(
+        sf_deal, snapshot, on_hold, adopted_from, result, tuple(problems), tuple(operations), notes
+    )
+
+
+def _with_notes(result: MergeResult, notes: NotesPlan) -> MergeResult:
+    to_partner_center = dict(result.to_partner_center)
+    if notes.to_partner_center is not None:
+        to_partner_center["notes"] = notes.to_partner_center
+    return replace(result, to_partner_center=to_partner_center, merged={**result.merged, "notes": notes.text})
 
 
 def newer_side(opp: Mapping[str, Any], referral: Referral, *, origin: Origin) -> Side:

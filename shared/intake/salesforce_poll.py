@@ -1,25 +1,36 @@
-"""One Salesforce poll: Sync-flagged opportunities saved since the watermark become queue jobs,
-then the watermark advances — only after the jobs are on the queue."""
+"""One Salesforce poll: flagged opportunities — and the contact roles, solutions, accounts and
+notes of flagged opportunities, whose saves leave the opportunity's own SystemModstamp alone —
+saved since each stream's watermark become queue jobs (one per opportunity), then the watermarks
+advance, only after the jobs are on the queue. All streams are read in one composite call
+(`shared.salesforce.change_queries`), so an idle poll costs one API call."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from shared import api_clients
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
 from shared.core import salesforce_fields as f
-from shared.core.poll_window import parse_stamp, plan, window_start
+from shared.core.poll_window import PollPlan, parse_stamp, plan, window_start
 from shared.jobs import JobSource, RecordKind, SyncJob
+from shared.salesforce.change_queries import (
+    NOTES,
+    OPPORTUNITIES,
+    STREAMS,
+    note_links_query,
+    opportunities_of,
+    opportunities_of_note_links,
+)
 from shared.salesforce.salesforce_client import SalesforceClient
 from shared.store import job_queue, links, watermarks
 from shared.store.storage_clients import queue_client
 from shared.telemetry import record_poll, record_queue_depths
 
 log = logging.getLogger(__name__)
-WATERMARK = "salesforce-opportunities"
+WATERMARK = OPPORTUNITIES.name
 
 
 @dataclass
@@ -29,6 +40,7 @@ class PollResult:
     watermark_before: datetime | None
     watermark_after: datetime | None
     calls: int
+    changed_by_stream: dict[str, int] = field(default_factory=dict)
 
 
 def _api_calls(client: SalesforceClient) -> int:
@@ -50,33 +62,88 @@ def poll_once(
     now: datetime | None = None,
     enqueue: Callable[[Settings, Iterable[SyncJob]], int] = job_queue.enqueue,
 ) -> PollResult:
-    """Query changes since the watermark (minus the overlap), enqueue one job per new save,
-    then advance the watermark. With nothing changed: one API call, no job, no write."""
+    """Query every stream since its watermark (minus the overlap), enqueue one job per changed
+    opportunity, then advance the watermarks. With nothing changed: one API call, no job, no write."""
     now = now or datetime.now(UTC)
     client = client or SalesforceClient(settings)
     calls_before = _api_calls(client)
-    mark = watermarks.read(settings, WATERMARK)
-    since = window_start(
-        mark.value,
+    marks = {stream.name: watermarks.read(settings, stream.name) for stream in STREAMS}
+    queries = {
+        stream.name: (stream.query(_since(settings, marks[stream.name].value, now)), stream.include_deleted)
+        for stream in STREAMS
+    }
+    rows = client.query_many(queries)
+    plans = {
+        s.name: plan(
+            rows[s.name],
+            marks[s.name].value,
+            marks[s.name].seen,
+            overlap_seconds=settings.sf_poll_overlap_seconds,
+        )
+        for s in STREAMS
+    }
+    changed = _changed_opportunities(settings, client, rows, plans)
+    jobs = [
+        SyncJob(kind=RecordKind.OPPORTUNITY, record_id=rid, source=JobSource.POLL, observed_at=stamp)
+        for rid, stamp in changed.items()
+    ]
+    enqueued = enqueue(settings, jobs) if jobs else 0
+    for stream in STREAMS:
+        decided, mark = plans[stream.name], marks[stream.name]
+        if decided.watermark is not None and (decided.watermark != mark.value or decided.seen != mark.seen):
+            watermarks.advance(settings, stream.name, decided.watermark, seen=decided.seen)
+    opportunities = plans[OPPORTUNITIES.name]
+    before = marks[OPPORTUNITIES.name].value
+    result = PollResult(
+        sum(len(r) for r in rows.values()), enqueued, before, opportunities.watermark or before,
+        _api_calls(client) - calls_before, {name: len(p.to_enqueue) for name, p in plans.items()},
+    )  # fmt: skip
+    log.info("salesforce poll: %s", result)
+    return result
+
+
+def _since(settings: Settings, mark: datetime | None, now: datetime) -> datetime:
+    return window_start(
+        mark,
         now,
         overlap_seconds=settings.sf_poll_overlap_seconds,
         lookback_hours=settings.sf_poll_lookback_hours,
     )
-    rows = list(client.changed_opportunities(since))
-    decided = plan(rows, mark.value, mark.seen, overlap_seconds=settings.sf_poll_overlap_seconds)
-    referral_ids = {str(row["Id"]): row.get(f.REFERRAL_ID) for row in rows}
-    jobs = [
-        SyncJob(kind=RecordKind.OPPORTUNITY, record_id=rid, source=JobSource.POLL, observed_at=stamp)
-        for rid, stamp in decided.to_enqueue.items()
-        if not _own_write(settings, referral_ids.get(rid), stamp)
-    ]
-    enqueued = enqueue(settings, jobs) if jobs else 0
-    after = mark.value
-    if decided.watermark is not None and (decided.watermark != mark.value or decided.seen != mark.seen):
-        after = watermarks.advance(settings, WATERMARK, decided.watermark, seen=decided.seen)
-    result = PollResult(len(rows), enqueued, mark.value, after, _api_calls(client) - calls_before)
-    log.info("salesforce poll: %s", result)
-    return result
+
+
+def _changed_opportunities(
+    settings: Settings,
+    client: SalesforceClient,
+    rows: dict[str, list[dict[str, object]]],
+    plans: dict[str, PollPlan],
+) -> dict[str, datetime]:
+    """Opportunity id -> the latest change seen for it, over every stream; our own writes' echoes
+    (the opportunity version our last sync left exactly as synced) are left out."""
+    changed: dict[str, datetime] = {}
+
+    def note(opportunity_id: str, stamp: datetime) -> None:
+        if opportunity_id not in changed or stamp > changed[opportunity_id]:
+            changed[opportunity_id] = stamp
+
+    referral_ids = {str(row["Id"]): row.get(f.REFERRAL_ID) for row in rows[OPPORTUNITIES.name]}
+    for rid, stamp in plans[OPPORTUNITIES.name].to_enqueue.items():
+        referral_id = referral_ids.get(rid)
+        if not _own_write(settings, str(referral_id) if referral_id else None, stamp):
+            note(rid, stamp)
+    for stream in STREAMS:
+        if stream in (OPPORTUNITIES, NOTES):
+            continue
+        by_id = {str(row["Id"]): row for row in rows[stream.name]}
+        for rid, stamp in plans[stream.name].to_enqueue.items():
+            for opportunity_id in opportunities_of(stream, by_id[rid]):
+                note(opportunity_id, stamp)
+    note_changes = plans[NOTES.name].to_enqueue
+    if note_changes:
+        linked = opportunities_of_note_links(client.query(note_links_query(sorted(note_changes))))
+        for note_id, stamp in note_changes.items():
+            for opportunity_id in linked.get(note_id, []):
+                note(opportunity_id, stamp)
+    return changed
 
 
 def run_scheduled_poll(settings: Settings) -> PollResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from typing import Any
 
 from simple_salesforce.format import format_soql
@@ -42,3 +43,9 @@ def note_link_record(note_id: str, opportunity_id: str) -> dict[str, Any]:
 def note_html(body: str) -> str:
     """ContentNote content is HTML: escape the text and keep its lines as paragraphs."""
     return "".join(f"<p>{html.escape(line)}</p>" for line in body.splitlines() or [""])
+
+
+def html_text(content: str) -> str:
+    """A note's HTML content as plain text: paragraphs and line breaks become new lines."""
+    content = re.sub(r"(?i)<br\s*/?>|</p>\s*", "\n", content)
+    return html.unescape(re.sub(r"<[^>]+>", "", content)).strip()

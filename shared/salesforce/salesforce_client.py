@@ -13,7 +13,8 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -26,11 +27,20 @@ from simple_salesforce.format import format_external_id, format_soql
 
 from shared.config import Settings
 from shared.core import salesforce_fields as f
+from shared.core.countries import UnknownCountry, normalise_country
+from shared.core.notes import SellerNote
 from shared.errors import CosellSyncError, TransientError
-from shared.salesforce.classify import Action, Verdict, classify
+from shared.salesforce.classify import Action, DuplicatesDetected, Verdict, classify
 from shared.salesforce.login import TokenProvider
 from shared.salesforce.new_opportunity import NewOpportunity, create_with_children
-from shared.salesforce.records import account_match_soql, note_link_record, note_record, solution_record
+from shared.salesforce.org_profile import TEXT_TYPES, OrgDescription, describe_org, resolved_currency_field
+from shared.salesforce.records import (
+    account_match_soql,
+    html_text,
+    note_link_record,
+    note_record,
+    solution_record,
+)
 from shared.salesforce.throttle import (
     MAX_INLINE_WAIT_SECONDS,
     backoff_delay,
@@ -42,6 +52,11 @@ from shared.salesforce.transport import CALL_OPTIONS, default_session
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 COLLECTION_CHUNK = 200
+ORG_REFRESH_SECONDS = 24 * 3600
+DUPLICATE_RULE_HEADER = "Sforce-Duplicate-Rule-Header"
+# Text fitted to the field's length: not e-mail or URL fields (a cut one is wrong, not shorter), nor
+# external ids.
+FITTED_TYPES = TEXT_TYPES - {"email", "url", "encryptedstring"}
 ACCOUNT_FIELDS = (
     "Name",
     "BillingStreet",
@@ -61,11 +76,20 @@ SOLUTION_SUBQUERY = (
 )
 
 
-def opportunity_select(settings: Settings) -> str:
-    """The SELECT ... FROM Opportunity clause fetching everything the sync needs in one call."""
+# The opportunity's notes (and files): enough to tell a seller's new note from ours without a call.
+NOTE_LINKS_SUBQUERY = (
+    "(SELECT ContentDocumentId, ContentDocument.Title, ContentDocument.FileType, "
+    "ContentDocument.CreatedDate FROM ContentDocumentLinks)"
+)
+
+
+def opportunity_select(settings: Settings, org: OrgDescription | None = None) -> str:
+    """The SELECT ... FROM Opportunity clause fetching everything the sync needs in one call (the
+    currency field as resolved for `org` when DEAL_CURRENCY_FIELD is auto)."""
     names = ["Id", "Name", "StageName", "CloseDate", "IsClosed", "IsWon", settings.deal_value_field]
-    if settings.deal_currency_field:
-        names.append(settings.deal_currency_field)
+    currency = resolved_currency_field(settings, org)
+    if currency:
+        names.append(currency)
     names += [
         "Description",
         f.SYNC,
@@ -83,7 +107,8 @@ def opportunity_select(settings: Settings) -> str:
     names += [f"Account.{name}" for name in ACCOUNT_FIELDS]
     names.append(".".join(settings.sf_country_path))
     unique = list(dict.fromkeys(n for n in names if n))
-    return f"SELECT {', '.join(unique)}, {CONTACT_ROLE_SUBQUERY}, {SOLUTION_SUBQUERY} FROM Opportunity"  # noqa: S608 - SOQL; values go through format_soql
+    children = f"{CONTACT_ROLE_SUBQUERY}, {SOLUTION_SUBQUERY}, {NOTE_LINKS_SUBQUERY}"
+    return f"SELECT {', '.join(unique)}, {children} FROM Opportunity"  # noqa: S608 - SOQL; values go through format_soql
 
 
 _OPPORTUNITY_ID = re.compile(r"006[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?")
@@ -117,6 +142,10 @@ class SalesforceClient:
         self.settings = settings
         self._session = session or default_session(settings.sf_timeout_seconds)
         self._session.headers["Sforce-Call-Options"] = CALL_OPTIONS
+        if settings.sf_on_duplicate == "allow_save":
+            # REST API Developer Guide, "Duplicate Rule Header" (API 52.0+):
+            # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_duplicaterules.htm
+            self._session.headers[DUPLICATE_RULE_HEADER] = "allowSave=true"
         self._session.hooks["response"].append(self._observe)
         self._sleep = sleep
         self._random = random
@@ -125,6 +154,81 @@ class SalesforceClient:
         self._lock = threading.Lock()
         self.call_counts: Counter[str] = Counter()
         self.api_usage: tuple[int, int] | None = None
+        self._org: OrgDescription | None = None
+        self._org_lock = threading.Lock()
+        self._adapted = threading.local()
+
+    # ------------------------------------------------------------------ the org
+    def org(self, *, refresh: bool = False) -> OrgDescription:
+        """The org's description (`org_profile`), read on first use and again after a day."""
+        with self._org_lock:
+            now = time.monotonic()
+            if refresh or self._org is None or now - self._org.described_at > ORG_REFRESH_SECONDS:
+                self._org = describe_org(self.settings, self._describe_get, self.query, now=now)
+            return self._org
+
+    def _describe_get(self, path: str) -> Any:
+        return self._call("describe", lambda sf: sf.restful(path))
+
+    def _org_for_reads(self) -> OrgDescription | None:
+        """The description when a read depends on it (DEAL_CURRENCY_FIELD=auto), else None (no call)."""
+        return self.org() if self.settings.deal_currency_field.lower() == "auto" else None
+
+    def take_adaptations(self) -> list[str]:
+        """What this thread's writes adapted to the org since the last call (a duplicate linked, text
+        cut to a field's length, a country moved to its code field): for the audit trail."""
+        notes: list[str] = getattr(self._adapted, "notes", [])
+        self._adapted.notes = []
+        return notes
+
+    def _adaptation(self, text: str, record_id: str | None = None) -> None:
+        log.warning("Salesforce write adapted to the org%s: %s", f" ({record_id})" if record_id else "", text)
+        if not hasattr(self._adapted, "notes"):
+            self._adapted.notes = []
+        self._adapted.notes.append(text)
+
+    def adapt(self, sobject: str, body: dict[str, Any], *, record_id: str | None = None) -> dict[str, Any]:
+        """`body` as this org accepts it: no CurrencyIsoCode in a single-currency org (when
+        DEAL_CURRENCY_FIELD is auto), country codes in the code field when State and Country/Territory
+        picklists are on ("Integration Values for State and Country/Territory Picklists",
+        https://help.salesforce.com/s/articleView?id=xcloud.admin_state_country_picklists_integ_values.htm),
+        text cut to the field's length (STRING_TOO_LONG otherwise). Values that are `@{ref}` references
+        are left alone."""
+        org = self.org()
+        out = dict(body)
+        if (
+            sobject.lower() == f.OPPORTUNITY.lower()
+            and self.settings.deal_currency_field.lower() == "auto"
+            and not org.multi_currency
+        ):
+            out.pop("CurrencyIsoCode", None)
+        if org.country_picklists and sobject.lower() == f.ACCOUNT.lower():
+            for prefix in ("Billing", "Shipping"):
+                name_field, code_field = f"{prefix}Country", f"{prefix}CountryCode"
+                value = out.get(name_field)
+                if isinstance(value, str) and value.strip() and code_field not in out:
+                    try:
+                        code = normalise_country(value)
+                    except UnknownCountry:
+                        continue  # left as written: Salesforce names the bad value
+                    del out[name_field]
+                    out[code_field] = code
+        for name, value in list(out.items()):
+            info = org.field(sobject, name)
+            if (
+                isinstance(value, str)
+                and info is not None
+                and info.type in FITTED_TYPES
+                and not info.external_id
+                and 0 < info.length < len(value)
+            ):
+                out[name] = value[: info.length]
+                self._adaptation(
+                    f"{sobject}.{name} cut to its {info.length} characters (was {len(value)}): "
+                    f"{value[info.length :]!r} dropped",
+                    record_id,
+                )
+        return out
 
     # ------------------------------------------------------------------ plumbing
     def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -231,7 +335,9 @@ class SalesforceClient:
 
     def get_opportunity(self, opportunity_id: str) -> dict[str, Any] | None:
         """The opportunity with account, contact roles (with contacts) and solutions, in one query."""
-        soql = opportunity_select(self.settings) + format_soql(" WHERE Id = {} LIMIT 1", opportunity_id)
+        soql = opportunity_select(self.settings, self._org_for_reads()) + format_soql(
+            " WHERE Id = {} LIMIT 1", opportunity_id
+        )
         return self._with_record_id(opportunity_id, lambda: self._first(soql))
 
     def update_opportunity_and_read(
@@ -239,14 +345,16 @@ class SalesforceClient:
     ) -> dict[str, Any] | None:
         """Update the opportunity and read it back (as `get_opportunity` does) in ONE API call, through
         the /composite resource: the caller learns the SystemModstamp its own write produced."""
-        soql = opportunity_select(self.settings) + format_soql(" WHERE Id = {} LIMIT 1", opportunity_id)
+        soql = opportunity_select(self.settings, self._org_for_reads()) + format_soql(
+            " WHERE Id = {} LIMIT 1", opportunity_id
+        )
         _, read = self.composite(
             [
                 {
                     "method": "PATCH",
                     "url": self.api_path(f"sobjects/{f.OPPORTUNITY}/{opportunity_id}"),
                     "referenceId": "update",
-                    "body": fields,
+                    "body": self.adapt(f.OPPORTUNITY, fields, record_id=opportunity_id),
                 },
                 {"method": "GET", "url": self.query_path(soql), "referenceId": "read"},
             ],
@@ -274,8 +382,33 @@ class SalesforceClient:
         if all_or_none and failures:
             cause = next((r for r in failures if not _halted(r)), failures[0])
             verdict = classify(int(cause.get("httpStatusCode", 500)), cause.get("body"))
-            raise verdict.error(record_id=record_id)
+            error = verdict.error(record_id=record_id)
+            if isinstance(error, DuplicatesDetected):
+                error.reference = str(cause.get("referenceId") or "") or None
+            raise error
         return responses
+
+    def query_many(self, queries: Mapping[str, tuple[str, bool]]) -> dict[str, list[dict[str, Any]]]:
+        """Up to five SOQL queries (name -> (soql, include deleted)) in ONE composite call; a query
+        with more rows than one page follows its nextRecordsUrl (a call per further page)."""
+        requests_ = [
+            {"method": "GET", "referenceId": name,
+             "url": self.api_path(("queryAll?" if deleted else "query?") + urlencode({"q": soql}))}
+            for name, (soql, deleted) in queries.items()
+        ]  # fmt: skip
+        results: dict[str, list[dict[str, Any]]] = {}
+        for response in self.composite(requests_, all_or_none=False):
+            name = str(response.get("referenceId"))
+            status = int(response.get("httpStatusCode", 500))
+            if status >= 300:
+                raise classify(status, response.get("body")).error()
+            page: dict[str, Any] = dict(response.get("body") or {})
+            rows = list(page.get("records") or [])
+            while not page.get("done", True) and page.get("nextRecordsUrl"):
+                page = self._call("query_more", partial(_query_more, url=str(page["nextRecordsUrl"])))
+                rows += page.get("records") or []
+            results[name] = rows
+        return results
 
     def api_path(self, path: str) -> str:
         return f"/services/data/v{self.settings.sf_api_version}/{path}"
@@ -295,10 +428,29 @@ class SalesforceClient:
         return rows[0] if rows and rows[0].get("IsDeleted") else None
 
     def get_opportunity_by_referral_id(self, referral_id: str) -> dict[str, Any] | None:
-        soql = opportunity_select(self.settings) + format_soql(
+        soql = opportunity_select(self.settings, self._org_for_reads()) + format_soql(
             f" WHERE {f.REFERRAL_ID} = {{}} LIMIT 1", referral_id
         )
         return self._first(soql)
+
+    def get_seller_notes(self, note_ids: list[str]) -> list[SellerNote]:
+        """Notes people wrote on an opportunity, with their text: one query for titles, dates and
+        authors, then each note's body (`GET sobjects/ContentNote/{id}/Content`, HTML; Object
+        Reference "ContentNote") — only ever for notes not yet sent to Partner Center."""
+        soql = format_soql(
+            "SELECT Id, Title, CreatedDate, CreatedBy.Name FROM ContentNote "
+            "WHERE Id IN {} ORDER BY CreatedDate",
+            note_ids,
+        )
+        notes = []
+        for row in self.query(soql):
+            note_id = str(row["Id"])
+            body = self._call("note_content", partial(_note_body, note_id=note_id), record_id=note_id)
+            text = html_text(body.decode("utf-8", errors="replace"))
+            author = str((row.get("CreatedBy") or {}).get("Name") or "")
+            created = str(row.get("CreatedDate") or "")
+            notes.append(SellerNote(note_id, str(row.get("Title") or ""), text, created, author))
+        return notes
 
     def get_note_titles(self, opportunity_id: str) -> set[str]:
         """Titles of the notes (ContentNote / files) linked to the opportunity."""
@@ -324,12 +476,39 @@ class SalesforceClient:
     # ------------------------------------------------------------------ writes
     def create_with_children(self, new: NewOpportunity) -> str | None:
         """The opportunity and its children in one all-or-none graph (see `new_opportunity`), or None
-        when the caller must take the stepwise path."""
-        return create_with_children(self, new)
+        when the caller must take the stepwise path. The records are adapted to the org (`adapt`), the
+        configured record type is named, and an account or contact a duplicate rule refuses is
+        replaced by the record it matched (SF_ON_DUPLICATE=link)."""
+        fields = self.adapt(f.OPPORTUNITY, new.fields, record_id=new.referral_id)
+        record_type = self.org().record_type_id_to_send()
+        if record_type:
+            fields.setdefault("RecordTypeId", record_type)
+        adapted = replace(
+            new,
+            fields=fields,
+            account_fields=self.adapt(f.ACCOUNT, {**new.account_fields, "Name": new.account_name or ""})
+            if new.account_name
+            else new.account_fields,
+            contacts=tuple(
+                replace(c, fields=self.adapt(f.CONTACT, c.fields, record_id=new.referral_id))
+                for c in new.contacts
+            ),
+        )
+        if new.account_name:
+            adapted = replace(adapted, account_name=str(adapted.account_fields.pop("Name")))
+        return create_with_children(
+            self, adapted, link_duplicates=self.settings.sf_on_duplicate == "link", linked=self._linked
+        )
+
+    def _linked(self, sobject: str, record_id: str, why: str) -> None:
+        self._adaptation(
+            f"{sobject} {record_id} linked instead of a new one: a duplicate rule matched it ({why})"
+        )
 
     def upsert_opportunity_by_referral_id(self, referral_id: str, fields: dict[str, Any]) -> tuple[str, bool]:
         """Create or update the opportunity whose Referral Id is `referral_id`; returns (id, created)."""
         body = {k: v for k, v in fields.items() if k.lower() != f.REFERRAL_ID.lower()}
+        body = self.adapt(f.OPPORTUNITY, body, record_id=referral_id)
         path = format_external_id(f.REFERRAL_ID, referral_id)
         response: requests.Response = self._call(
             "upsert",
@@ -350,16 +529,18 @@ class SalesforceClient:
 
     def update_opportunity(self, opportunity_id: str, fields: dict[str, Any]) -> None:
         if fields:
+            body = self.adapt(f.OPPORTUNITY, fields, record_id=opportunity_id)
             self._call(
                 "update",
-                lambda sf: _sobject(sf, f.OPPORTUNITY).update(opportunity_id, fields),
+                lambda sf: _sobject(sf, f.OPPORTUNITY).update(opportunity_id, body),
                 record_id=opportunity_id,
             )
 
     def update_account(self, account_id: str, fields: dict[str, Any]) -> None:
         if fields:
+            body = self.adapt(f.ACCOUNT, fields, record_id=account_id)
             self._call(
-                "update", lambda sf: _sobject(sf, f.ACCOUNT).update(account_id, fields), record_id=account_id
+                "update", lambda sf: _sobject(sf, f.ACCOUNT).update(account_id, body), record_id=account_id
             )
 
     def delete_contact_role(self, role_id: str) -> None:
@@ -445,7 +626,7 @@ class SalesforceClient:
         path = f"composite/sobjects/Opportunity/{f.REFERRAL_ID}"
         for start in range(0, len(records), COLLECTION_CHUNK):
             chunk = [
-                {"attributes": {"type": "Opportunity"}, **r}
+                {"attributes": {"type": "Opportunity"}, **self.adapt(f.OPPORTUNITY, r)}
                 for r in records[start : start + COLLECTION_CHUNK]
             ]
             payload = {"allOrNone": False, "records": chunk}
@@ -455,7 +636,18 @@ class SalesforceClient:
 
     # ------------------------------------------------------------------ helpers
     def _create(self, sobject: str, body: dict[str, Any], *, record_id: str | None = None) -> str:
-        result = self._call("create", lambda sf: _sobject(sf, sobject).create(body), record_id=record_id)
+        """Create a record; an account or contact a duplicate rule refuses becomes the record it
+        matched (SF_ON_DUPLICATE=link)."""
+        adapted = self.adapt(sobject, body, record_id=record_id)
+        try:
+            result = self._call(
+                "create", lambda sf: _sobject(sf, sobject).create(adapted), record_id=record_id
+            )
+        except DuplicatesDetected as exc:
+            if self.settings.sf_on_duplicate != "link" or not exc.matches:
+                raise
+            self._linked(sobject, exc.matches[0], exc.message)
+            return exc.matches[0]
         return str(result["id"])
 
     def _with_record_id(self, record_id: str, fn: Callable[[], T]) -> T:
@@ -490,3 +682,7 @@ def _query_more(sf: Salesforce, *, url: str) -> dict[str, Any]:
 
 def _patch(sf: Salesforce, *, path: str, payload: dict[str, Any]) -> Any:
     return sf.restful(path, method="PATCH", json=payload)
+
+
+def _note_body(sf: Salesforce, *, note_id: str) -> bytes:
+    return bytes(_sobject(sf, "ContentNote").get_base64(note_id, base64_field="Content"))

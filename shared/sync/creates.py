@@ -27,6 +27,7 @@ from shared.core.mapping import (
     syncs_to_salesforce,
     with_mark,
 )
+from shared.core.notes import note_digest, note_title
 from shared.core.referral import Referral
 from shared.core.validation import validate_for_create
 from shared.errors import PermanentError
@@ -36,7 +37,7 @@ from shared.store.links import Link
 from shared.sync.context import SyncContext, SyncResult
 from shared.sync.opportunity_report import anchor_fields, fail, finish_salesforce, own_stamp
 from shared.sync.pair_sync import sync_pair
-from shared.sync.salesforce_writes import note_digest, note_title, sync_contacts, sync_solutions
+from shared.sync.salesforce_writes import sync_contacts, sync_solutions
 
 _DEFAULT_CLOSE_DAYS = 90  # Salesforce requires a close date; incoming leads may carry none
 
@@ -149,7 +150,8 @@ def new_opportunity(
     """The opportunity a referral becomes, with its account, contacts, solutions and first note.
     `direction` is the referral's (Incoming: received from Microsoft; Outgoing: the partner's own)."""
     values = deal.comparable()
-    scalar = {k: v for k, v in values.items() if k not in ("contacts", "solutions", "referral_id")}
+    skipped = ("contacts", "solutions", "referral_id", *(() if settings.notes_to_description else ("notes",)))
+    scalar = {k: v for k, v in values.items() if k not in skipped}
     fields = salesforce_opportunity_fields(scalar, settings, current_stage=None)
     received = direction != "Outgoing"
     stage = stage_for_status(deal.status, deal.substatus, settings, received=received)

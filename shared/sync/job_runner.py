@@ -13,6 +13,7 @@ from shared.config import Settings
 from shared.errors import ConfigError, TransientError
 from shared.jobs import JobSource, SyncJob
 from shared.partner_center.referral_client import PartnerCenterClient
+from shared.salesforce.org_checks import require_ready_org
 from shared.salesforce.salesforce_client import SalesforceClient
 from shared.store import audit, job_queue
 from shared.store.audit import AuditEntry, Direction, Outcome
@@ -41,6 +42,7 @@ def run_job(
     engine = SyncEngine(SyncContext.build(settings, pc, sf, TableLinkStore(settings)))
     started = time.monotonic()
     try:
+        require_ready_org(sf)  # an org failing a required check: refused, said once (issue #14)
         result = engine.run(job)
     except TransientError as exc:
         return _retry_later(job, exc, settings, dequeue_count, started)

@@ -14,6 +14,7 @@ from shared.core import salesforce_fields as F
 from shared.core.audit_field import audit_line, audit_text, line_body
 from shared.core.canonical import SYNCED_FIELDS
 from shared.core.mapping import deal_from_partner_center, deal_from_salesforce, strip_mark, with_mark
+from shared.core.notes import new_seller_note_ids
 from shared.core.referral import Referral
 from shared.errors import ConflictError, PermanentError
 from shared.store.audit import Direction, Outcome
@@ -57,7 +58,7 @@ def partner_center_unchanged(referral: Referral, link: Link) -> bool:
 
 def salesforce_unchanged(settings: Settings, opp: dict[str, Any], link: Link, referral_id: str) -> bool:
     """The opportunity still holds what was last synced (so only Partner Center could be ahead),
-    its Referral Id anchor is in place and its mark is ✔."""
+    carries no seller note not yet sent, its Referral Id anchor is in place and its mark is ✔."""
     values = {
         **deal_from_salesforce(opp, settings).comparable(),
         "referral_id": referral_id,
@@ -65,6 +66,7 @@ def salesforce_unchanged(settings: Settings, opp: dict[str, Any], link: Link, re
     }
     return (
         unchanged(values, link)
+        and not new_seller_note_ids(opp, link.note_digests)
         and not anchor_fields(settings, opp, referral_id)
         and not mark_needs(settings, opp, ok=True)
     )

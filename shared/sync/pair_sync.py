@@ -10,6 +10,7 @@ from typing import Any
 
 from shared.core.audit_field import audit_line
 from shared.core.merge import MergeResult
+from shared.core.notes import SELLER_NOTE_PREFIX, new_seller_note_ids
 from shared.core.plan import Origin, PairPlan, plan_pair
 from shared.core.referral import Referral
 from shared.errors import PermanentError
@@ -17,16 +18,19 @@ from shared.store.audit import Direction, Outcome
 from shared.store.links import Link
 from shared.sync.context import SyncContext, SyncResult
 from shared.sync.opportunity_report import anchor_fields, fail, finish_salesforce, mark_needs, own_stamp
-from shared.sync.salesforce_writes import apply_salesforce_changes
+from shared.sync.salesforce_writes import apply_salesforce_changes, attach_partner_center_notes
 
 
 def plan_for(
     ctx: SyncContext, referral: Referral, opp: dict[str, Any], origin: Origin, link: Link | None
 ) -> PairPlan:
-    """The plan the engine executes and the dry run prints."""
+    """The plan the engine executes and the dry run prints. Reads the text of seller notes not yet
+    appended to the referral (a note's text is not on the opportunity record)."""
+    new_notes = new_seller_note_ids(opp, link.note_digests if link else ())
+    seller_notes = ctx.sf.get_seller_notes(new_notes) if new_notes else []
     return plan_pair(
         ctx.settings, ctx.policy, referral, opp, link.snapshot if link else None,
-        origin=origin, pending=link.pending if link else None,
+        origin=origin, pending=link.pending if link else None, seller_notes=seller_notes,
     )  # fmt: skip
 
 
@@ -41,7 +45,7 @@ def sync_pair(
         # Nothing is written until the seller fixes the record (e.g. hiding a visible referral).
         return fail(ctx, opp, "; ".join(plan.problems), Direction.SF_TO_PC, link=link)
     anchor = anchor_fields(ctx.settings, opp, referral.id)
-    if direction_of(plan.result) is Direction.NONE:
+    if _direction(plan) is Direction.NONE:
         return _settle(ctx, plan, opp, link, anchor)
     link = _write_ahead(ctx, plan, link, opportunity_id)
     if plan.operations:
@@ -89,18 +93,21 @@ def _write_salesforce(
     ctx: SyncContext, plan: PairPlan, opp: dict[str, Any], link: Link, anchor: dict[str, Any]
 ) -> SyncResult:
     result = plan.result
-    direction = direction_of(result)
-    changed = tuple(sorted({*result.to_partner_center, *result.to_salesforce}))
+    direction = _direction(plan)
+    notes_in = ("notes",) if plan.notes.to_salesforce else ()
+    changed = tuple(sorted({*result.to_partner_center, *result.to_salesforce, *notes_in}))
     sf_fields: dict[str, Any] = dict(anchor)
-    new_digests: tuple[str, ...] = ()
     audit_before = link.audit_lines
     try:
         ctx.check_claim()
         if result.to_salesforce:
-            changed_fields, new_digests = apply_salesforce_changes(
-                ctx.sf, opp, result.to_salesforce, ctx.settings, known_note_digests=link.note_digests
-            )
-            sf_fields.update(changed_fields)
+            sf_fields.update(apply_salesforce_changes(ctx.sf, opp, result.to_salesforce, ctx.settings))
+        new_digests = (
+            *attach_partner_center_notes(ctx.sf, str(opp["Id"]), plan.notes.to_salesforce, link.note_digests),
+            *(SELLER_NOTE_PREFIX + note_id for note_id in plan.notes.seller_note_ids),
+        )
+        if ctx.settings.notes_to_description and (plan.notes.to_salesforce or plan.notes.seller_note_ids):
+            sf_fields["Description"] = plan.notes.text
         link = replace(link, snapshot=result.merged, pending=None, last_outcome="ok")
         text = describe(direction, changed, result) + _adoption_note(plan)
         link = link.with_notes(new_digests).with_audit(audit_line(True, text))
@@ -128,6 +135,16 @@ def _adoption_note(plan: PairPlan) -> str:
     if plan.adopted_from is None:
         return ""
     return f" (no snapshot: the {plan.adopted_from.replace('_', ' ')} record was newer and won)"
+
+
+def _direction(plan: PairPlan) -> Direction:
+    """Where the plan writes; notes from Partner Center count as a write to Salesforce."""
+    direction = direction_of(plan.result)
+    if plan.notes.to_salesforce and direction is Direction.NONE:
+        return Direction.PC_TO_SF
+    if plan.notes.to_salesforce and direction is Direction.SF_TO_PC:
+        return Direction.BOTH
+    return direction
 
 
 def direction_of(result: MergeResult) -> Direction:

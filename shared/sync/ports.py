@@ -7,6 +7,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from shared.core.notes import SellerNote
 from shared.core.referral import Referral
 from shared.partner_center.referral_client import ReferralRequest
 from shared.salesforce.new_opportunity import NewOpportunity
@@ -57,6 +58,7 @@ class SalesforcePort(Protocol):
     def delete_solution(self, record_id: str) -> None: ...
     def attach_note(self, opportunity_id: str, title: str, body: str) -> str: ...
     def get_note_titles(self, opportunity_id: str) -> set[str]: ...
+    def get_seller_notes(self, note_ids: list[str]) -> list[SellerNote]: ...
 
 
 class LinkStore(Protocol):

@@ -3,7 +3,6 @@ solution records and notes. Only what changed is written; every step is safe to 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,18 +15,8 @@ from shared.core.mapping import (
     salesforce_opportunity_fields,
     salesforce_solution_fields,
 )
+from shared.core.notes import note_digest, note_title
 from shared.sync.ports import SalesforcePort
-
-NOTE_TITLE = "Partner Center note"
-
-
-def note_digest(text: str) -> str:
-    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:16]
-
-
-def note_title(text: str) -> str:
-    """The note's title carries its digest, so a repeat can tell the note is already there."""
-    return f"{NOTE_TITLE} [{note_digest(text)[:8]}]"
 
 
 def _children(opp: Mapping[str, Any], relationship: str) -> list[Mapping[str, Any]]:
@@ -71,16 +60,10 @@ def sync_solutions(sf: SalesforcePort, opp: Mapping[str, Any], wanted: list[dict
 
 
 def apply_salesforce_changes(
-    sf: SalesforcePort,
-    opp: Mapping[str, Any],
-    changes: Mapping[str, Any],
-    settings: Settings,
-    *,
-    known_note_digests: tuple[str, ...] = (),
-) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """Write account, contacts, solutions and notes now; return the opportunity fields still to
-    write (the caller writes them with the mark and the Audit field in one call) and the digests of
-    the notes attached."""
+    sf: SalesforcePort, opp: Mapping[str, Any], changes: Mapping[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """Write account, contacts and solutions now; return the opportunity fields still to write (the
+    caller writes them with the mark and the Audit field in one call)."""
     account_changes = salesforce_account_fields(changes, settings)
     if account_changes and opp.get("AccountId"):
         sf.update_account(str(opp["AccountId"]), account_changes)
@@ -88,10 +71,18 @@ def apply_salesforce_changes(
         sync_contacts(sf, opp, list(changes["contacts"] or []))
     if "solutions" in changes:
         sync_solutions(sf, opp, list(changes["solutions"] or []))
-    digests: tuple[str, ...] = ()
-    notes = changes.get("notes")
-    if notes and note_digest(notes) not in known_note_digests:
-        sf.attach_note(str(opp["Id"]), note_title(notes), notes)
-        digests = (note_digest(notes),)
-    fields = salesforce_opportunity_fields(changes, settings, current_stage=opp.get("StageName"))
-    return fields, digests
+    scalar = {key: value for key, value in changes.items() if key != "notes"}
+    return salesforce_opportunity_fields(scalar, settings, current_stage=opp.get("StageName"))
+
+
+def attach_partner_center_notes(
+    sf: SalesforcePort, opportunity_id: str, additions: tuple[str, ...], known_digests: tuple[str, ...]
+) -> tuple[str, ...]:
+    """One Salesforce note per Partner Center addition not attached before; their digests."""
+    attached = []
+    for text in additions:
+        digest = note_digest(text)
+        if digest not in known_digests:
+            sf.attach_note(opportunity_id, note_title(text), text)
+            attached.append(digest)
+    return tuple(attached)

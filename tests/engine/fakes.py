@@ -16,6 +16,7 @@ from typing import Any
 
 from devstack.pc_sim.patch import apply_patch
 from shared.core import salesforce_fields as F
+from shared.core.notes import SellerNote
 from shared.core.referral import Referral
 from shared.errors import ConflictError, PermanentError, TransientError
 from shared.partner_center.referral_client import ReferralRequest
@@ -100,7 +101,8 @@ class FakeSalesforce:
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
     solutions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    notes: dict[str, list[str]] = field(default_factory=dict)
+    notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per opportunity: its notes ({"Id", "Title", "Text", "CreatedDate", "Author"})."""
     recycle_bin: dict[str, dict[str, Any]] = field(default_factory=dict)
     writes: list[tuple[str, str]] = field(default_factory=list)
     refuse_updates: str | None = None
@@ -140,6 +142,7 @@ class FakeSalesforce:
             "Account": self.accounts.get(opp.get("AccountId") or ""),
             "OpportunityContactRoles": {"records": roles} if roles else None,
             F.SOLUTIONS_RELATIONSHIP: {"records": solutions} if solutions else None,
+            "ContentDocumentLinks": self._note_links(opportunity_id),
         })  # fmt: skip
 
     def delete(self, opportunity_id: str) -> None:
@@ -242,12 +245,29 @@ class FakeSalesforce:
     def delete_solution(self, record_id: str) -> None:
         del self.solutions[record_id]
 
-    def attach_note(self, opportunity_id: str, title: str, body: str) -> str:
-        self.notes.setdefault(opportunity_id, []).append(title)
-        return self.new_id("069")
+    def attach_note(
+        self, opportunity_id: str, title: str, body: str, author: str = "Integration User"
+    ) -> str:
+        note_id = self.new_id("069")
+        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        note = {"Id": note_id, "Title": title, "Text": body, "CreatedDate": created, "Author": author}
+        self.notes.setdefault(opportunity_id, []).append(note)
+        return note_id
 
     def get_note_titles(self, opportunity_id: str) -> set[str]:
-        return set(self.notes.get(opportunity_id, []))
+        return {note["Title"] for note in self.notes.get(opportunity_id, [])}
+
+    def get_seller_notes(self, note_ids: list[str]) -> list[SellerNote]:
+        notes = [n for ns in self.notes.values() for n in ns if n["Id"] in note_ids]
+        return [SellerNote(n["Id"], n["Title"], n["Text"], n["CreatedDate"], n["Author"]) for n in notes]
+
+    def _note_links(self, opportunity_id: str) -> dict[str, Any] | None:
+        links = [
+            {"ContentDocumentId": n["Id"],
+             "ContentDocument": {"Title": n["Title"], "FileType": "SNOTE", "CreatedDate": n["CreatedDate"]}}
+            for n in self.notes.get(opportunity_id, [])
+        ]  # fmt: skip
+        return {"records": links} if links else None
 
 
 class InMemoryLinkStore:

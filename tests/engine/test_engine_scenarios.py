@@ -309,3 +309,42 @@ def test_an_archived_referral_stops_the_pair_with_a_cross(world: World) -> None:
     assert (
         again.outcome is Outcome.FAILED and world.pc.referrals[referral_id]["details"]["dealValue"] == 50000
     )
+
+
+def test_each_partner_center_note_becomes_one_salesforce_note_however_often_it_is_delivered(
+    world: World,
+) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.sf.edit(opportunity_id, {"Description": "the seller's own description"})
+    text = world.pc.referrals[referral_id]["details"].get("notes") or ""
+    for note in ("Customer asked for a demo", "Demo booked for Tuesday", "Pricing sent"):
+        text = f"{text}\n\n{note}".strip()
+        world.pc.edit(referral_id, [{"op": "replace", "path": "/details/notes", "value": text}])
+        for _ in range(5):
+            world.referral(referral_id)
+
+    ours = [n for n in world.sf.notes[opportunity_id] if n["Title"].startswith("Partner Center note")]
+    assert [n["Text"] for n in ours] == [
+        "Customer asked for a demo",
+        "Demo booked for Tuesday",
+        "Pricing sent",
+    ]
+    assert world.sf.opportunities[opportunity_id]["Description"] == "the seller's own description"
+
+
+def test_a_seller_note_is_appended_to_the_referral_once(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.pc.edit(referral_id, [{"op": "replace", "path": "/details/notes", "value": "Kick-off done"}])
+    world.referral(referral_id)
+    world.sf.attach_note(opportunity_id, "Call with CTO", "They want the pilot in Q3", author="Sam Seller")
+
+    first = world.opportunity(opportunity_id)
+    again = [world.opportunity(opportunity_id), world.referral(referral_id)]
+
+    notes = world.pc.referrals[referral_id]["details"]["notes"]
+    assert (
+        notes.startswith("Kick-off done\n\n[") and "Sam Seller" in notes and notes.count("pilot in Q3") == 1
+    )
+    assert first.direction is Direction.SF_TO_PC and "notes" in first.changed_fields
+    assert [r.outcome for r in again] == [Outcome.NOOP, Outcome.NOOP]
+    assert len(world.sf.notes[opportunity_id]) == 2  # the PC note and the seller's; nothing echoed back

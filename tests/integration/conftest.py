@@ -5,3 +5,4 @@ the ops CLI runner and the local Functions host. They live in the modules import
 from tests.integration.ops_fixtures import *  # noqa: F403
 from tests.integration.pc_fixtures import *  # noqa: F403
 from tests.integration.sf_fixtures import *  # noqa: F403
+from tests.integration.sync_fixtures import *  # noqa: F403

@@ -56,7 +56,7 @@ def test_flagging_an_opportunity_enqueues_exactly_one_job_and_idle_polls_cost_on
     idle = poll_once(sf_settings, client=client)
     assert (idle.enqueued, idle.calls) == (0, 1)
     assert idle.watermark_after == flagged.watermark_after
-    assert sf_control.counters() == {"query": 1, "api_total": 1}
+    assert sf_control.counters() == {"composite": 1, "api_total": 1}  # five queries, one call
 
 
 def test_first_poll_looks_back_and_sets_the_watermark_to_the_newest_save(sf_settings, sf_control, client):
@@ -130,3 +130,59 @@ def test_watermark_never_moves_backwards(sf_settings):
     assert watermarks.advance(sf_settings, "test-mark", later - timedelta(days=1)) == later
     assert watermarks.get(sf_settings, "test-mark") == later
     assert watermarks.advance(sf_settings, "test-mark", later + timedelta(milliseconds=1)) > later
+
+
+def _settled(sf_settings, client, opp: str) -> None:
+    jobs = Collect()
+    poll_once(sf_settings, client=client, enqueue=jobs)
+    assert opp in jobs.ids()
+    assert poll_once(sf_settings, client=client, enqueue=jobs).enqueued == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["solution added", "solution removed", "contact role added", "account edited", "note added", "deleted"],
+)
+def test_a_change_the_opportunity_stamp_does_not_show_reaches_the_poll_in_one_call(
+    sf_settings, sf_control, client, change
+):
+    account = sf_control.create_account("Contoso")
+    opp = sf_control.create_opportunity("Deal", sync=True, account_id=account)
+    solution = sf_control.add_solution(opp, "SOL-1")
+    _settled(sf_settings, client, opp)
+    stamp = sf_control.record("Opportunity", opp)["SystemModstamp"]
+
+    if change == "solution added":
+        sf_control.add_solution(opp, "SOL-2")
+    elif change == "solution removed":
+        sf_control.remove_solution(solution)
+    elif change == "contact role added":
+        sf_control.add_contact(opp, email="new@contoso.example")
+    elif change == "account edited":
+        sf_control.update_record("Account", account, BillingCity="Zürich")
+    elif change == "note added":
+        client.attach_note(opp, "Call notes", "They want a pilot")
+    else:
+        sf_control.delete_record("Opportunity", opp)
+    if change != "deleted":
+        assert sf_control.record("Opportunity", opp)["SystemModstamp"] == stamp  # the parent did not move
+
+    jobs = Collect()
+    result = poll_once(sf_settings, client=client, enqueue=jobs)
+    idle = poll_once(sf_settings, client=client, enqueue=jobs)
+
+    assert jobs.ids() == [opp]
+    assert result.calls == (2 if change == "note added" else 1)  # notes: one more query, only then
+    assert (idle.enqueued, idle.calls) == (0, 1)
+
+
+def test_a_linked_opportunity_whose_sync_was_turned_off_reaches_the_poll(sf_settings, sf_control, client):
+    opp = sf_control.create_opportunity("Linked", sync=True)
+    sf_control.edit_opportunity(opp, Referral_Id__c="8f6c3b4e-1111-4c36-9f0b-000000000001")
+    _settled(sf_settings, client, opp)
+    sf_control.set_sync(opp, False)
+
+    jobs = Collect()
+    poll_once(sf_settings, client=client, enqueue=jobs)
+
+    assert jobs.ids() == [opp]
