@@ -20,7 +20,12 @@ pytestmark = pytest.mark.integration
 def _poll_and_run(sync: Sync) -> list[Any]:
     """One poll interval: the timer's poll, then the jobs it enqueued, as the worker runs them."""
     jobs: list[Any] = []
-    poll_once(sync.settings, client=sync.sf, enqueue=lambda settings, batch: jobs.extend(batch) or len(jobs))
+
+    def enqueue(settings: Any, batch: Any) -> int:
+        jobs.extend(batch)
+        return len(jobs)
+
+    poll_once(sync.settings, client=sync.sf, enqueue=enqueue)
     return [sync.opportunity(job.record_id) for job in jobs]
 
 
