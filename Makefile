@@ -9,11 +9,17 @@ AZURITE := .tools/node_modules/.bin/azurite
 AZURITE_VERSION := 3.35.0
 CHECKOV := .tools/checkov/bin/checkov
 CHECKOV_VERSION := 3.3.30
+# Salesforce's source-deploy-retrieve (the library behind `sf project convert source`), for the offline
+# metadata conversion test. 12.x: 13.x needs Node 22; jsforce-node is held at 3.10.8 because 3.11+
+# pulls undici 8, which needs Node 22 too.
+SDR := .tools/sdr/node_modules/@salesforce/source-deploy-retrieve/package.json
+SDR_VERSION := 12.37.0
+JSFORCE_NODE_VERSION := 3.10.8
 DEMO_ONCE ?=
 
 .PHONY: setup demo test lint typecheck imports unit bench clean
 
-setup: $(STAMP) $(AZURITE) $(CHECKOV)
+setup: $(STAMP) $(AZURITE) $(CHECKOV) $(SDR)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +30,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 $(AZURITE):
 	mkdir -p .tools
 	cd .tools && npm install --no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION)
+
+# Its own folder: its dependency overrides must not move Azurite's.
+$(SDR):
+	mkdir -p .tools/sdr
+	printf '{"private": true, "overrides": {"@jsforce/jsforce-node": "$(JSFORCE_NODE_VERSION)"}}\n' > .tools/sdr/package.json
+	cd .tools/sdr && npm install --no-audit --no-fund --loglevel=error --save-exact @salesforce/source-deploy-retrieve@$(SDR_VERSION)
 
 # checkov pins clash with the app's, so it gets a virtualenv of its own.
 $(CHECKOV):

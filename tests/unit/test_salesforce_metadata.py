@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.core import salesforce_fields as f
+from tests.unit.salesforce_metadata_grants import INTEGRATION, SELLER, file_grants, readme_grants
 
 ROOT = Path(__file__).resolve().parents[2] / "salesforce-metadata"
 DEFAULT = ROOT / "force-app" / "main" / "default"
@@ -120,4 +121,81 @@ def test_project_file_and_manifest_cover_the_source():
     }
     assert members["CustomField"] == on_disk
     assert members["CustomObject"] == {f.SOLUTION}
-    assert members["PermissionSet"] == {"Partner_Center_Sync"}
+    assert members["PermissionSet"] == {p.name.split(".")[0] for p in DEFAULT.glob("permissionsets/*")}
+    assert members["PermissionSet"] == {INTEGRATION, SELLER}
+    assert members["Layout"] == {p.name.split(".")[0] for p in DEFAULT.glob("layouts/*.layout-meta.xml")}
+    assert members["Layout"] == {LAYOUT}
+
+
+# ------------------------------------------------------------------ seller-facing metadata (issue #17)
+LAYOUT = "Opportunity-Microsoft Partner Center Layout"
+SECTION = "Microsoft Partner Center"
+SYNC_OWNED = (f.REFERRAL_ID, f.REFERRAL_LINK, f.MSFT_CRM_ID, f.AUDIT, f.REFERRAL_STATUS)
+SELLER_EDITS = (f.SYNC, f.HELP, f.VISIBILITY)
+SOLUTION_FIELDS = (f.SOLUTION_ID, f.SOLUTION_NAME, f.SOLUTION_PUBLISHER, f.SOLUTION_TYPE)
+STANDARD_OPPORTUNITY_FIELDS = {
+    "OwnerId", "Name", "AccountId", "Type", "LeadSource", "CloseDate", "StageName", "Probability", "Amount",
+    "NextStep", "Description",
+}  # fmt: skip
+
+
+def permission_set(name: str) -> Path:
+    return DEFAULT / "permissionsets" / f"{name}.permissionset-meta.xml"
+
+
+@pytest.mark.parametrize("name", [SELLER, INTEGRATION])
+def test_each_permission_set_grants_exactly_what_the_readme_says(name):
+    assert file_grants(permission_set(name)) == readme_grants()[name]
+
+
+def test_sellers_edit_what_they_decide_and_only_read_what_the_sync_writes():
+    seller = readme_grants()[SELLER]
+    assert {seller[f"{f.OPPORTUNITY}.{n}"] for n in SELLER_EDITS} == {"edit"}
+    assert {seller[f"{f.OPPORTUNITY}.{n}"] for n in SYNC_OWNED} == {"read"}
+    assert {seller[f"{f.SOLUTION}.{n}"] for n in SOLUTION_FIELDS} == {"edit"}
+    assert seller[f.SOLUTION] == "read, create, edit, delete"
+    integration = readme_grants()[INTEGRATION]
+    assert set(integration.values()) == {"edit", "read, create, edit, delete"}
+
+
+@pytest.mark.parametrize("name", [SELLER, INTEGRATION])
+def test_permission_set_elements_follow_the_metadata_api_order(name):
+    """Retrieved PermissionSet files list their elements in the WSDL's (alphabetical) order."""
+    tags = [child.tag.removeprefix(NS) for child in parse(permission_set(name))]
+    assert tags == sorted(tags)
+    assert text(parse(permission_set(name)), "label")
+
+
+def layout() -> ET.Element:
+    return parse(DEFAULT / "layouts" / f"{LAYOUT}.layout-meta.xml")
+
+
+def layout_items(section_label: str | None = None) -> dict[str, str]:
+    items: dict[str, str] = {}
+    for section in layout().iter(NS + "layoutSections"):
+        if section_label is None or text(section, "label") == section_label:
+            for item in section.iter(NS + "layoutItems"):
+                items[str(text(item, "field"))] = str(text(item, "behavior"))
+    return items
+
+
+def test_the_layout_has_a_microsoft_partner_center_section_with_the_sync_owned_fields_read_only():
+    section = layout_items(SECTION)
+    every = layout_items()
+    for name in SELLER_EDITS:
+        assert section[name] == "Edit", name
+    for name in SYNC_OWNED:
+        assert every[name] == "Readonly", name
+    assert {n for n in SYNC_OWNED if n != f.AUDIT} <= set(section)
+    on_disk = {p.name.split(".")[0] for p in DEFAULT.glob("objects/Opportunity/fields/*.field-meta.xml")}
+    assert set(every) <= on_disk | STANDARD_OPPORTUNITY_FIELDS, "the layout names a field that does not exist"
+    assert on_disk <= set(every), "every custom Opportunity field is on the layout"
+
+
+def test_the_layout_carries_the_solutions_related_list():
+    lists = {
+        text(r, "relatedList"): [x.text for x in r.iter(NS + "fields")]
+        for r in layout().iter(NS + "relatedLists")
+    }
+    columns = lists[f"{f.SOLUTION}.{f.SOLUTION_OPPORTUNITY}"]
+    assert columns[0] == "NAME" and set(columns[1:]) <= set(SOLUTION_FIELDS)
