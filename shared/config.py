@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:7071/api/partner-center/events",
         description="Public URL of our webhook function, registered with Partner Center.",
     )
+    pc_webhook_own_urls: CsvList = Field(
+        default=[],
+        description="Former callback URLs of this deployment (comma-separated). The webhook check"
+        " re-registers over a registration pointing at one of them; any other URL (another tool, another"
+        " deployment such as staging) is never taken over: it is reported and alerted.",
+    )
     pc_webhook_cert_hosts: CsvList = Field(
         default=["3psostorageacct.blob.core.windows.net"],
         description="Hosts allowed in x-ms-certificate-url (comma-separated).",

@@ -36,6 +36,7 @@ locals {
     "PC_REFERRALS_RESOURCE"                     = "https://api.partner.microsoft.com"
     "PC_WEBHOOK_RESOURCE"                       = "https://api.partnercenter.microsoft.com"
     "PC_WEBHOOK_CALLBACK_URL"                   = local.webhook_callback_url
+    "PC_WEBHOOK_OWN_URLS"                       = ""
     "PC_WEBHOOK_CERT_HOSTS"                     = "3psostorageacct.blob.core.windows.net"
     "PC_WEBHOOK_MAX_BODY_BYTES"                 = "65536"
     "PC_PORTAL_REFERRAL_URL"                    = "https://partner.microsoft.com/dashboard/referrals/v2/leads/{id}/details"

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings, load_settings
 from shared.errors import ConfigError, CosellSyncError, redact
+from shared.ops.adopt import AdoptReport, adopt
 from shared.ops.backfill import DEFAULT_MAX_QUEUED, BackfillReport, Source, backfill
 from shared.ops.dry_run import DryRunResult, plan_opportunity_sync
 from shared.ops.ops_clients import OpsClients
@@ -35,6 +36,7 @@ from shared.ops.webhook_health import (
     WebhookState,
     check_webhooks,
     register_webhooks,
+    unregister_webhooks,
 )
 
 EXIT_FAILED = 1
@@ -191,6 +193,64 @@ def check_webhooks_command(
             out.print(("✔ " if result.after.state.value == "ok" else "✖ ") + result.after.describe())
     if result.after.state.value != "ok":
         raise _fail(f"error: {result.after.describe()}", EXIT_FAILED)
+
+
+@app.command("unregister-webhooks")
+def unregister_webhooks_command(
+    ctx: typer.Context,
+    *,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Delete the webhook registration when it is ours (PC_WEBHOOK_CALLBACK_URL or one of
+    PC_WEBHOOK_OWN_URLS) and read it back; another tool's or deployment's registration is left alone.
+    Stop the webhook_check timer first (uninstall), or it registers ours again."""
+    with _session(ctx) as (settings, clients):
+        result = unregister_webhooks(settings, clients.webhooks)
+    if as_json:
+        _json({"before": result.before.to_json(), "after": result.after.to_json(), "deleted": result.deleted})
+    elif result.deleted:
+        out.print(f"✔ deleted the registration of {result.before.registered_url}; none of ours is left")
+    elif not result.ours_left:
+        out.print(f"✔ no registration of ours: {result.before.describe()}")
+    if result.ours_left:
+        raise _fail(f"error: still registered: {result.after.describe()}", EXIT_FAILED)
+
+
+# ---------------------------------------------------------------------------------- adopt
+@app.command("adopt")
+def adopt_command(
+    ctx: typer.Context,
+    *,
+    referral_id_field: Annotated[
+        str,
+        typer.Option(
+            help="Opportunity field holding the referral id today (the old connector's), e.g. ns__Ref_Id__c."
+        ),
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and report only: write nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Link opportunities another tool synced to their referrals, writing only Referral Id, Referral
+    Link and Sync; run before backfill when migrating (see "Migrating from the Power Automate connector")."""
+    with _session(ctx) as (settings, clients):
+        report: AdoptReport = adopt(settings, clients, referral_id_field=referral_id_field, dry_run=dry_run)
+    if as_json:
+        _json(report.to_json())
+        return
+    table = Table(title="Adopt (dry run: nothing written)" if dry_run else "Adopt")
+    for column in ("opportunity", "referral", "written", "first sync settles"):
+        table.add_column(column)
+    for a in report.linked:
+        table.add_row(
+            a.opportunity_id, a.referral_id, ", ".join(a.written) or "—", ", ".join(a.differing) or "—"
+        )
+    out.print(table)
+    for s in report.skipped:
+        out.print(f"✖ {s.opportunity_id} ({s.value}): {s.reason}", markup=False)
+    out.print(
+        f"{report.scanned} opportunities with {report.source_field}: {len(report.linked)} linked, "
+        f"{len(report.already)} already linked, {len(report.skipped)} skipped"
+    )
 
 
 # ---------------------------------------------------------------------------------- backfill

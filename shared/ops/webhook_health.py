@@ -1,12 +1,18 @@
-"""Registering our webhook callback with Partner Center, proving it works with a test event, and
-healing a registration that went missing or was taken over by another tool (B1)."""
+"""Registering our webhook callback with Partner Center, proving it works with a test event, healing a
+registration that went missing or still points at a former URL of ours, and removing ours (B1).
+
+Partner Center keeps one registration per tenant and has no sandbox, so a staging and a production
+deployment (or Microsoft's connector) share it. The heal therefore takes over only what is provably ours:
+no registration, our own URL with events missing, or one of `PC_WEBHOOK_OWN_URLS` (this deployment's
+former URLs). Any other URL is left alone, reported (state "elsewhere", `foreign_url`), audited and
+logged as an error; `register-webhooks` is the deliberate way to take it over."""
 
 from __future__ import annotations
 
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -26,13 +32,21 @@ log = logging.getLogger("cosell_sync.ops.webhooks")
 WANTED_EVENTS: tuple[str, ...] = (*REFERRAL_EVENTS, TEST_EVENT)
 """What we register: the four referral events, plus test-created so a test event can prove the path."""
 HEALED_ACTION = "webhook healed"
+FOREIGN_ACTION = "webhook foreign"
+UNREGISTERED_ACTION = "webhook unregistered"
 
 
 class RegistrationState(StrEnum):
     OK = "ok"  # our URL receives every referral event
     MISSING = "missing"  # no registration at all
-    ELSEWHERE = "elsewhere"  # the events go to another URL (another tool or environment)
+    ELSEWHERE = "elsewhere"  # the events go to a URL that is not ours: another tool or deployment
+    FORMER = "former"  # the events go to a former URL of this deployment (PC_WEBHOOK_OWN_URLS)
     INCOMPLETE = "incomplete"  # our URL, but some referral events are not registered
+
+    @property
+    def healable(self) -> bool:
+        """Whether the heal may (re-)register: never over a URL that is not ours."""
+        return self in (RegistrationState.MISSING, RegistrationState.FORMER, RegistrationState.INCOMPLETE)
 
 
 @dataclass(frozen=True)
@@ -46,7 +60,8 @@ class EventRow:
 
 @dataclass(frozen=True)
 class WebhookState:
-    """The registration compared with `PC_WEBHOOK_CALLBACK_URL` and the referral events."""
+    """The registration compared with `PC_WEBHOOK_CALLBACK_URL`, `PC_WEBHOOK_OWN_URLS` and the referral
+    events."""
 
     state: RegistrationState
     expected_url: str
@@ -57,6 +72,11 @@ class WebhookState:
     @property
     def points_at_us(self) -> bool:
         return self.registered_url == self.expected_url
+
+    @property
+    def foreign_url(self) -> str | None:
+        """The URL holding the events when it is not ours (never taken over by the heal)."""
+        return self.registered_url if self.state is RegistrationState.ELSEWHERE else None
 
     def rows(self, events: tuple[str, ...] = WANTED_EVENTS) -> list[EventRow]:
         return [
@@ -72,7 +92,16 @@ class WebhookState:
         if self.state is RegistrationState.MISSING:
             return "no webhook registration"
         if self.state is RegistrationState.ELSEWHERE:
-            return f"referral events are registered to {self.registered_url}, not {self.expected_url}"
+            return (
+                f"referral events are registered to {self.registered_url}, not {self.expected_url}; that URL"
+                " is not ours (nor in PC_WEBHOOK_OWN_URLS), so it is not taken over: another tool or"
+                " deployment on this tenant owns it (register-webhooks takes it over deliberately)"
+            )
+        if self.state is RegistrationState.FORMER:
+            return (
+                f"referral events are registered to {self.registered_url}, a former URL of this deployment"
+                f" (PC_WEBHOOK_OWN_URLS), not {self.expected_url}"
+            )
         if self.state is RegistrationState.INCOMPLETE:
             return f"events not registered: {', '.join(self.missing_events)}"
         return f"all referral events go to {self.expected_url}"
@@ -85,17 +114,23 @@ class WebhookState:
             "registered_events": list(self.registered_events),
             "missing_events": list(self.missing_events),
             "points_at_us": self.points_at_us,
+            "foreign_url": self.foreign_url,
+            "heal": "re-register" if self.state.healable else "leave" if self.foreign_url else "none",
         }
 
 
-def compare_registration(registration: Registration | None, expected_url: str) -> WebhookState:
-    """Pure: how `registration` stands against our callback URL and the referral events."""
+def compare_registration(
+    registration: Registration | None, expected_url: str, own_urls: Iterable[str] = ()
+) -> WebhookState:
+    """Pure: how `registration` stands against our callback URL, our former URLs and the referral
+    events."""
     if registration is None:
         return WebhookState(RegistrationState.MISSING, expected_url, None, (), REFERRAL_EVENTS)
     events = tuple(registration.webhook_events)
     missing = tuple(e for e in REFERRAL_EVENTS if e not in events)
     if registration.webhook_url != expected_url:
-        state = RegistrationState.ELSEWHERE
+        former = _normalised(registration.webhook_url) in {_normalised(u) for u in own_urls}
+        state = RegistrationState.FORMER if former else RegistrationState.ELSEWHERE
     elif missing:
         state = RegistrationState.INCOMPLETE
     else:
@@ -103,8 +138,17 @@ def compare_registration(registration: Registration | None, expected_url: str) -
     return WebhookState(state, expected_url, registration.webhook_url, events, missing)
 
 
+def _normalised(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def own_urls(settings: Settings) -> tuple[str, ...]:
+    """Every URL of this deployment: the callback and its former URLs."""
+    return (settings.pc_webhook_callback_url, *settings.pc_webhook_own_urls)
+
+
 def read_state(settings: Settings, client: WebhookRegistrationClient) -> WebhookState:
-    return compare_registration(client.get(), settings.pc_webhook_callback_url)
+    return compare_registration(client.get(), settings.pc_webhook_callback_url, settings.pc_webhook_own_urls)
 
 
 @dataclass(frozen=True)
@@ -194,10 +238,26 @@ class CheckResult:
 def check_webhooks(
     settings: Settings, client: WebhookRegistrationClient, *, heal: bool = True
 ) -> CheckResult:
-    """Detect a missing, foreign or incomplete registration and (with `heal`) re-register ours,
-    writing an audit entry "webhook healed" that says what was wrong."""
+    """Detect a missing, incomplete, former or foreign registration. With `heal`, re-register ours over
+    a missing, incomplete or former one (audit "webhook healed"); a foreign one is never taken over: it is
+    logged as an error and audited ("webhook foreign", failed) with the URL that holds the events."""
     before = read_state(settings, client)
-    if before.state is RegistrationState.OK or not heal:
+    if before.state is RegistrationState.ELSEWHERE and heal:
+        log.error("webhook registration not ours, left alone: %s", before.describe())
+        audit.write(
+            settings,
+            AuditEntry(
+                trace_id=uuid.uuid4().hex,
+                action=FOREIGN_ACTION,
+                outcome=Outcome.FAILED,
+                record_kind="webhook",
+                record_id=str(before.registered_url),
+                source="webhook-check",
+                changed_fields=(),
+                error=before.describe(),
+            ),
+        )
+    if not before.state.healable or not heal:
         return CheckResult(before, before, healed=False)
     log.warning("webhook registration needs healing: %s", before.describe())
     client.register(settings.pc_webhook_callback_url, WANTED_EVENTS, overwrite=True)
@@ -214,6 +274,44 @@ def check_webhooks(
             source="webhook-check",
             changed_fields=WANTED_EVENTS,
             error=before.describe(),
+        ),
+    )
+    return result
+
+
+@dataclass(frozen=True)
+class UnregisterResult:
+    before: WebhookState
+    after: WebhookState
+    deleted: bool
+
+    @property
+    def ours_left(self) -> bool:
+        """Whether a registration of ours (current or former URL) is still there."""
+        return self.after.state not in (RegistrationState.MISSING, RegistrationState.ELSEWHERE)
+
+
+def unregister_webhooks(settings: Settings, client: WebhookRegistrationClient) -> UnregisterResult:
+    """Delete the tenant's registration when it is ours (PC_WEBHOOK_CALLBACK_URL or one of
+    PC_WEBHOOK_OWN_URLS), read it back, and audit it. Another tool's or deployment's registration is left
+    alone (`deleted` False, `before.foreign_url` names it)."""
+    before = read_state(settings, client)
+    if before.state in (RegistrationState.MISSING, RegistrationState.ELSEWHERE):
+        return UnregisterResult(before, before, deleted=False)
+    client.delete()
+    after = read_state(settings, client)
+    result = UnregisterResult(before, after, deleted=after.state is RegistrationState.MISSING)
+    audit.write(
+        settings,
+        AuditEntry(
+            trace_id=uuid.uuid4().hex,
+            action=UNREGISTERED_ACTION,
+            outcome=Outcome.OK if not result.ours_left else Outcome.FAILED,
+            record_kind="webhook",
+            record_id=str(before.registered_url),
+            source="unregister-webhooks",
+            changed_fields=before.registered_events,
+            error="" if not result.ours_left else f"still registered after DELETE: {after.describe()}",
         ),
     )
     return result

@@ -102,6 +102,13 @@ class WebhookRegistrationClient(PartnerCenterApi):
             )
         return self._send("PUT", Registration(webhook_url=url, webhook_events=wanted))
 
+    def delete(self) -> bool:
+        """Delete the tenant's registration (`DELETE /webhooks/v1/registration`; the 2018 page lists only
+        GET/POST/PUT, so the verb is the REST convention, checked by the caller reading back). True when
+        Partner Center answered success, False when there was none (404)."""
+        response = self._api.request("DELETE", self._url, template="/registration", accept=(404,))
+        return response.status_code != 404
+
     def send_test_event(self) -> str:
         """Ask Partner Center to post a `test-created` event; returns its correlation id."""
         response = self._api.request(
