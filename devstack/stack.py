@@ -18,6 +18,7 @@ from devstack.pc_sim import PartnerCenterSimulator
 from devstack.pc_sim.control import PartnerCenterSimControl
 from devstack.ports import free_port
 from devstack.sf_sim import SalesforceSimControl, SalesforceSimulator, loopback_session
+from devstack.sf_sim.profiles import PROFILE_ENV
 from shared import api_clients
 from shared.config import Settings, get_settings, load_settings
 from shared.partner_center.registration import REFERRAL_EVENTS
@@ -107,7 +108,10 @@ class LocalStack:
     def _start(self) -> LocalStack:
         self.azurite = self._exit.enter_context(Azurite())
         self.pc_sim = self._exit.enter_context(PartnerCenterSimulator())
-        self.sf_sim = self._exit.enter_context(SalesforceSimulator())
+        # A new org as it comes (single currency, country picklists, duplicate rules) unless SF_SIM_PROFILE
+        # names another profile (devstack.sf_sim.profiles).
+        profile = os.environ.get(PROFILE_ENV) or "new_org"
+        self.sf_sim = self._exit.enter_context(SalesforceSimulator(profile=profile))
         values: dict[str, Any] = {
             "storage_connection": self.azurite.connection_string,
             **self.pc_sim.settings_overrides(),

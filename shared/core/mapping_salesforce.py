@@ -121,7 +121,7 @@ def deal_from_salesforce(opp: Mapping[str, Any], settings: Settings) -> Canonica
     help_codes = [c.strip() for c in (clean_text(opp.get(f.HELP)) or "").split(";")]
     help_requested = next((c for c in help_codes if c.lower() not in NO_HELP_CODES), None)
     visibility = clean_text(opp.get(f.VISIBILITY))
-    currency = opp.get(settings.deal_currency_field) if settings.deal_currency_field else None
+    currency = opp.get(settings.sf_currency_field) if settings.sf_currency_field else None
     return CanonicalDeal(
         name=strip_mark(str(opp.get("Name") or "")),
         customer_name=account.get("Name"),
@@ -218,8 +218,8 @@ def salesforce_opportunity_fields(
         out["Name"] = strip_mark(name) if mark_ok is None else with_mark(name, mark_ok, settings)
     if "deal_value" in changes:
         out[settings.deal_value_field] = _money_out(changes["deal_value"])
-    if "currency" in changes and settings.deal_currency_field:
-        out[settings.deal_currency_field] = changes["currency"]
+    if "currency" in changes and settings.sf_currency_field:
+        out[settings.sf_currency_field] = changes["currency"]
     if "status" in changes or "substatus" in changes:
         out.update(_status_fields(changes, settings, current_stage))
     if "referral_id" in changes:

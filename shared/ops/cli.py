@@ -25,6 +25,7 @@ from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings, load_settings
 from shared.errors import ConfigError, CosellSyncError, redact
 from shared.ops.adopt import AdoptReport, adopt
 from shared.ops.backfill import DEFAULT_MAX_QUEUED, BackfillReport, Source, backfill
+from shared.ops.doctor import run_doctor
 from shared.ops.dry_run import DryRunResult, plan_opportunity_sync
 from shared.ops.ops_clients import OpsClients
 from shared.ops.reconcile import DEFAULT_OVERLAP, reconcile
@@ -60,7 +61,7 @@ class CliContext:
 
 app = typer.Typer(
     name="shared.ops",
-    help="Operate cosell-sync: webhooks, backfill, reconcile, replay, status, dry-run.",
+    help="Operate cosell-sync: webhooks, backfill, reconcile, replay, status, dry-run, doctor.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -484,6 +485,27 @@ def dry_run_command(
         raise typer.Exit(EXIT_FAILED)
     if result.action == "skipped" and result.reason == "opportunity not found":
         raise _fail(f"error: opportunity {opportunity_id} not found", EXIT_FAILED)
+
+
+# ---------------------------------------------------------------------------------- doctor
+@app.command("doctor")
+def doctor_command(
+    ctx: typer.Context,
+    *,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check both sides (Partner Center credentials, tenant, webhook; the Salesforce org's fields,
+    permissions, currency, countries, record type and stages): one ✔/✖ line each with its fix. Exits 0
+    only when everything a sync needs is in place. Writes nothing."""
+    with _session(ctx) as (settings, clients):
+        report = run_doctor(settings, clients)
+    if as_json:
+        _json(report.to_json())
+    else:
+        for line in report.lines():
+            out.print(line, markup=False)
+    if not report.ready:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def main() -> None:

@@ -85,6 +85,7 @@ class Verdict:
     message: str
     fields: tuple[str, ...] = field(default_factory=tuple)
     retry_after: float | None = None
+    duplicates: tuple[str, ...] = ()  # DUPLICATES_DETECTED: ids of the records the rule matched
 
     def error(self, *, record_id: str | None = None) -> CosellSyncError:
         """The shared.errors exception for this verdict."""
@@ -101,7 +102,35 @@ class Verdict:
             return TransientError(detail, retry_after=self.retry_after, **kw)
         if self.action in (Action.CONFIG, Action.REAUTH):
             return ConfigError(_config_hint(self, detail), **kw)
+        if self.code == "DUPLICATES_DETECTED":
+            return DuplicatesDetected(detail, matches=self.duplicates, **kw)
         return PermanentError(detail, **kw)
+
+
+class DuplicatesDetected(PermanentError):
+    """A duplicate rule refused the save; `matches` are the ids of the existing records it matched
+    (`duplicateResult.matchResults[].matchRecords[].record.Id`: SOAP API Developer Guide "DuplicateError",
+    "DuplicateResult", "MatchResult", "MatchRecord",
+    https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_objects_duplicateresult.htm)."""
+
+    def __init__(self, message: str, *, matches: tuple[str, ...] = (), **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.matches = matches
+        self.reference: str | None = None  # the composite subrequest refused (its referenceId)
+
+
+def duplicate_matches(err: dict[str, Any]) -> tuple[str, ...]:
+    """The matched record ids of a DUPLICATES_DETECTED error, best match first."""
+    result = err.get("duplicateResult")
+    if not isinstance(result, dict):
+        return ()
+    found: list[tuple[float, str]] = []
+    for match in result.get("matchResults") or []:
+        for record in (match or {}).get("matchRecords") or []:
+            rid = ((record or {}).get("record") or {}).get("Id")
+            if rid:
+                found.append((-float(record.get("matchConfidence") or 0), str(rid)))
+    return tuple(dict.fromkeys(rid for _, rid in sorted(found, key=lambda m: m[0])))
 
 
 def _config_hint(verdict: Verdict, detail: str) -> str:
@@ -116,7 +145,7 @@ def _config_hint(verdict: Verdict, detail: str) -> str:
             f"assign the cosell-sync permission set ({PERMISSION_SET}) to the integration user"
         )
     if verdict.code == "INVALID_FIELD" and "currencyisocode" in text:
-        return f"{detail} — this org has no multi-currency: set DEAL_CURRENCY_FIELD to an empty value"
+        return f"{detail} — this org has no multi-currency: set DEAL_CURRENCY_FIELD to auto (or empty)"
     if verdict.code == "INVALID_FIELD":
         return (
             f"{detail} — check the field names in DEAL_VALUE_FIELD, DEAL_CURRENCY_FIELD and "
@@ -152,4 +181,12 @@ def classify(status: int, body: Any, *, retry_after: float | None = None) -> Ver
             action = Action.RECORD
     if code == "REQUEST_LIMIT_EXCEEDED" and "totalrequests" in message.lower():
         hint = DAILY_LIMIT_RETRY_AFTER
-    return Verdict(action, status, code, message, fields, retry_after if retry_after is not None else hint)
+    return Verdict(
+        action,
+        status,
+        code,
+        message,
+        fields,
+        retry_after if retry_after is not None else hint,
+        duplicate_matches(err) if code == "DUPLICATES_DETECTED" else (),
+    )

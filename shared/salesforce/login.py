@@ -52,8 +52,21 @@ def login_domain(login_url: str) -> str:
 
 
 def is_sandbox(login_url: str) -> bool:
+    """A sandbox or scratch org, whose JWT audience is test.salesforce.com ("OAuth 2.0 JWT Bearer Flow
+    for Server-to-Server Integration", https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm).
+    My Domain login hosts of those orgs ("My Domain URL Formats",
+    https://help.salesforce.com/s/articleView?id=products.domain_name_app_url_changes.htm&type=5):
+    `acme--uat.sandbox.my.salesforce.com` (enhanced domains), `acme--uat.my.salesforce.com` (without
+    them; `--` separates the sandbox name) and `*.scratch.my.salesforce.com` (scratch orgs)."""
     host = login_host(login_url)
-    return host == "test.salesforce.com" or ".sandbox.my." in host or host.endswith(".cs.salesforce.com")
+    first_label = host.split(".", 1)[0]
+    return (
+        host == "test.salesforce.com"
+        or ".sandbox.my." in host
+        or ".scratch.my." in host
+        or host.endswith(".cs.salesforce.com")
+        or (host.endswith(".my.salesforce.com") and "--" in first_label)
+    )
 
 
 def jwt_audience(login_url: str) -> str:

@@ -10,12 +10,14 @@ already exists (a repeat after a crash of the stepwise path) or the graph does n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from simple_salesforce.format import format_external_id, format_soql
 
 from shared.core import salesforce_fields as f
+from shared.salesforce.classify import DuplicatesDetected
 from shared.salesforce.records import account_match_soql, note_link_record, note_record, solution_record
 
 
@@ -51,20 +53,74 @@ class NewOpportunity:
     note: tuple[str, str] | None = None  # (title, plain text)
 
 
-def create_with_children(sf: CompositeApi, new: NewOpportunity) -> str | None:
-    """The new opportunity's id, or None when the caller must take the stepwise path."""
+Linked = Callable[[str, str, str], None]
+"""Told (sobject, matched id, the rule's message) when a duplicate rule's match replaces a new record."""
+
+
+def create_with_children(
+    sf: CompositeApi,
+    new: NewOpportunity,
+    *,
+    link_duplicates: bool = True,
+    linked: Linked | None = None,
+    headers: dict[str, str] | None = None,
+) -> str | None:
+    """The new opportunity's id, or None when the caller must take the stepwise path.
+
+    With `link_duplicates`, an account or contact that a duplicate rule refuses (DUPLICATES_DETECTED,
+    which rolls the whole graph back) is replaced by the existing record the rule matched and the graph
+    is sent again; each replacement is reported to `linked`. `headers` go on every write subrequest (a
+    composite subrequest carries only its own `httpHeaders`: REST API Developer Guide, "Composite
+    Subrequest", https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_composite_subrequest.htm)."""
     if _subrequest_count(new) > MAX_SUBREQUESTS:
         return None
     existing, account_id, contact_ids = _lookups(sf, new)
     if existing:
         return None
-    writes = _Writes(sf)
+    linked_contacts: dict[int, str] = {}
+    for _ in range(1 + 1 + len(new.contacts)):  # at most one replacement per account and contact
+        try:
+            return _write_graph(
+                sf,
+                new,
+                account_id=account_id,
+                contact_ids=contact_ids,
+                linked_contacts=linked_contacts,
+                headers=headers or {},
+            )
+        except DuplicatesDetected as exc:
+            reference = exc.reference or ""
+            if not link_duplicates or not exc.matches:
+                raise
+            if reference == "acct" and account_id is None:
+                account_id = exc.matches[0]
+                sobject = f.ACCOUNT
+            elif reference.startswith("contact") and reference[7:].isdigit():
+                linked_contacts[int(reference[7:])] = exc.matches[0]
+                sobject = "Contact"
+            else:
+                raise
+            if linked is not None:
+                linked(sobject, exc.matches[0], exc.message)
+    raise AssertionError("unreachable: every account and contact was replaced already")
+
+
+def _write_graph(
+    sf: CompositeApi,
+    new: NewOpportunity,
+    *,
+    account_id: str | None,
+    contact_ids: dict[str, str],
+    linked_contacts: dict[int, str],
+    headers: dict[str, str],
+) -> str:
+    writes = _Writes(sf, headers)
     account_ref = account_id
     if account_ref is None and new.account_name:
         account_ref = writes.post(f.ACCOUNT, {**_clean(new.account_fields), "Name": new.account_name}, "acct")
     contact_refs: list[str] = []
     for number, contact in enumerate(new.contacts):
-        found = contact_ids.get((contact.email or "").lower())
+        found = linked_contacts.get(number) or contact_ids.get((contact.email or "").lower())
         if found is None:
             body = _clean({**contact.fields, "AccountId": account_ref})
             body.setdefault("LastName", contact.email or "Unknown")
@@ -131,17 +187,19 @@ def _lookups(sf: CompositeApi, new: NewOpportunity) -> tuple[bool, str | None, d
 class _Writes:
     """The write subrequests; `post`/`add` return the `@{ref.id}` that later ones can refer to."""
 
-    def __init__(self, sf: CompositeApi) -> None:
+    def __init__(self, sf: CompositeApi, headers: dict[str, str] | None = None) -> None:
         self.sf = sf
+        self.headers = headers or {}
         self.requests: list[dict[str, Any]] = []
 
     def post(self, sobject: str, body: dict[str, Any], reference: str) -> str:
         return self.add("POST", f"sobjects/{sobject}", body, reference)
 
     def add(self, method: str, path: str, body: dict[str, Any], reference: str) -> str:
-        self.requests.append(
-            {"method": method, "url": self.sf.api_path(path), "referenceId": reference, "body": body}
-        )
+        request = {"method": method, "url": self.sf.api_path(path), "referenceId": reference, "body": body}
+        if self.headers:
+            request["httpHeaders"] = dict(self.headers)
+        self.requests.append(request)
         return f"@{{{reference}.id}}"
 
     def index(self, reference: str) -> int:

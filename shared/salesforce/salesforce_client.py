@@ -496,8 +496,13 @@ class SalesforceClient:
         )
         if new.account_name:
             adapted = replace(adapted, account_name=str(adapted.account_fields.pop("Name")))
+        allow_save = self.settings.sf_on_duplicate == "allow_save"
         return create_with_children(
-            self, adapted, link_duplicates=self.settings.sf_on_duplicate == "link", linked=self._linked
+            self,
+            adapted,
+            link_duplicates=not allow_save,
+            linked=self._linked,
+            headers={DUPLICATE_RULE_HEADER: "allowSave=true"} if allow_save else None,
         )
 
     def _linked(self, sobject: str, record_id: str, why: str) -> None:

@@ -32,6 +32,18 @@ def key_pem() -> str:
             "https://test.salesforce.com",
         ),
         ("ACME.my.salesforce.com", "acme.my", "https://login.salesforce.com"),
+        # a sandbox My Domain without enhanced domains, a scratch org, a Developer Edition org
+        ("https://acme--uat.my.salesforce.com", "acme--uat.my", "https://test.salesforce.com"),
+        (
+            "https://site-ability-1234-dev-ed.scratch.my.salesforce.com",
+            "site-ability-1234-dev-ed.scratch.my",
+            "https://test.salesforce.com",
+        ),
+        (
+            "https://acme-dev-ed.develop.my.salesforce.com",
+            "acme-dev-ed.develop.my",
+            "https://login.salesforce.com",
+        ),
     ],
 )
 def test_login_host_decides_domain_and_audience(url, domain, audience):
