@@ -39,8 +39,9 @@ class SellerNote:
 
 @dataclass(frozen=True)
 class NotesPlan:
-    text: str
-    """The notes text both sides agree on afterwards (the new snapshot value)."""
+    text: str | None
+    """The notes text both sides agree on afterwards (the new snapshot value; None when empty, as the
+    canonical form holds empty text)."""
     to_salesforce: tuple[str, ...]
     """Partner Center additions to attach as Salesforce notes, one each."""
     to_partner_center: str | None
@@ -73,7 +74,7 @@ def plan_notes(pc_text: str | None, base_text: str | None, seller_notes: Sequenc
     to_salesforce = (added,) if added else ()
     blocks = [note.block() for note in seller_notes]
     if not blocks:
-        return NotesPlan(current, to_salesforce, None, ())
+        return NotesPlan(current or None, to_salesforce, None, ())
     text = "\n\n".join([current, *blocks]) if current else "\n\n".join(blocks)
     return NotesPlan(text, to_salesforce, text, tuple(note.id for note in seller_notes))
 

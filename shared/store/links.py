@@ -9,18 +9,20 @@ two workers on one record cannot both win.
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableClient, UpdateMode
 
 from shared.config import Settings
 from shared.errors import ConflictError
-from shared.store.tables import table
+from shared.store import tables
 
 _ROW = "link"
 _MAX_AUDIT_LINES = 50
@@ -43,6 +45,10 @@ class Link:
     """The writes a sync is about to make ({"salesforce": {...}, "partner_center": {...}}, canonical
     values), saved before it makes them and cleared with the snapshot after. A job that died in
     between leaves it here, so the next sync can tell its landed writes (echoes) from new edits."""
+    pc_state: dict[str, Any] | None = None
+    """The referral as Partner Center last showed it to us (wire form, with its eTag): an update from
+    Salesforce is sent with If-Match on that eTag without reading the referral first; a 412 means it
+    changed since, and the sync reads it fresh."""
     etag: str | None = None
 
     def with_audit(self, line: str) -> Link:
@@ -64,9 +70,30 @@ def _to_entity(link: Link) -> dict[str, Any]:
         "LastOutcome": link.last_outcome,
         "SfStamp": link.sf_stamp or "",
         "Pending": json.dumps(link.pending, sort_keys=True, ensure_ascii=False) if link.pending else "",
+        "PcState": _pack(link.pc_state),
         # Always the time of this save: the engine compares it with when it read the opportunity.
         "SyncedAt": datetime.now(UTC),
     }
+
+
+_MAX_PACKED = 60_000  # a string property holds 64 KiB; a bigger referral is simply read each time
+
+
+def _pack(state: dict[str, Any] | None) -> str:
+    if not state:
+        return ""
+    packed = base64.b64encode(zlib.compress(json.dumps(state, ensure_ascii=False).encode())).decode()
+    return packed if len(packed) <= _MAX_PACKED else ""
+
+
+def _unpack(packed: str) -> dict[str, Any] | None:
+    if not packed:
+        return None
+    try:
+        state = json.loads(zlib.decompress(base64.b64decode(packed)))
+    except (ValueError, zlib.error):
+        return None
+    return state if isinstance(state, dict) else None
 
 
 def _from_entity(entity: Any) -> Link:
@@ -80,30 +107,35 @@ def _from_entity(entity: Any) -> Link:
         sf_stamp=entity.get("SfStamp") or None,
         synced_at=entity.get("SyncedAt"),
         pending=json.loads(entity["Pending"]) if entity.get("Pending") else None,
+        pc_state=_unpack(entity.get("PcState") or ""),
         etag=entity.metadata.get("etag"),
     )
 
 
 def get(settings: Settings, referral_id: str) -> Link | None:
     try:
-        return _from_entity(table(settings, settings.links_table).get_entity(referral_id, _ROW))
+        entity = tables.call(settings, settings.links_table, lambda c: c.get_entity(referral_id, _ROW))
     except ResourceNotFoundError:
         return None
+    return _from_entity(entity)
 
 
 def save(settings: Settings, link: Link) -> Link:
     """Insert a new link (fails if another worker inserted it first) or replace it if its ETag
     still matches. Either race raises ConflictError: the caller re-reads and merges again."""
-    client = table(settings, settings.links_table)
     entity = _to_entity(link)
-    try:
+
+    def write(client: TableClient) -> dict[str, Any]:
         if link.etag is None:
-            meta = client.create_entity(entity)
-        else:
-            meta = client.update_entity(
-                entity, mode=UpdateMode.REPLACE, etag=link.etag, match_condition=MatchConditions.IfNotModified
-            )
-    except (ResourceExistsError, ResourceModifiedError) as exc:
+            return dict(client.create_entity(entity))
+        return dict(client.update_entity(
+            entity, mode=UpdateMode.REPLACE, etag=link.etag, match_condition=MatchConditions.IfNotModified
+        ))  # fmt: skip
+
+    try:
+        meta = tables.call(settings, settings.links_table, write)
+    except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as exc:
+        # ResourceNotFound: the link we read is gone (its table was re-created); re-read and merge.
         raise ConflictError(
             "link changed by another worker", provider="storage", record_id=link.referral_id
         ) from exc
@@ -112,7 +144,5 @@ def save(settings: Settings, link: Link) -> Link:
 
 def iter_links(settings: Settings) -> Any:
     """Every link (for reconcile and status); streamed page by page."""
-    for entity in table(settings, settings.links_table).query_entities(
-        "RowKey eq @row", parameters={"row": _ROW}
-    ):
+    for entity in tables.query(settings, settings.links_table, "RowKey eq @row", {"row": _ROW}):
         yield _from_entity(entity)

@@ -36,6 +36,9 @@ class SyncContext:
     sf: SalesforcePort
     store: LinkStore
     policy: OwnerPolicy
+    cached_referrals: bool = True
+    """Use the referral as last seen (the link's `pc_state`) for updates from Salesforce, sent with
+    If-Match; cleared after a conflict, so the retry reads Partner Center fresh."""
     _write_deadlines: list[float] = field(default_factory=list)
 
     @classmethod

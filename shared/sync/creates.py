@@ -93,7 +93,9 @@ def _link_created_referral(
     pc_deal = deal_from_partner_center(referral.to_wire())
     snapshot = _snapshot_after_create(deal, pc_deal, opportunity_id)
     line = audit_line(True, f"referral {referral.id} created in Partner Center")
-    link = Link(referral_id=referral.id, opportunity_id=opportunity_id, snapshot=snapshot).with_audit(line)
+    link = Link(
+        referral_id=referral.id, opportunity_id=opportunity_id, snapshot=snapshot, pc_state=referral.to_wire()
+    ).with_audit(line)
     status = {"status": pc_deal.status, "substatus": pc_deal.substatus}
     fields = {
         **anchor_fields(ctx.settings, opp, referral.id),
@@ -120,10 +122,11 @@ def _snapshot_after_create(
 def create_opportunity(ctx: SyncContext, referral: Referral, link: Link | None) -> SyncResult:
     """B5: a referral with no opportunity becomes one. The caller holds the referral's claim."""
     assert referral.id
+    referral_id = referral.id
     wire = referral.to_wire()
     if not syncs_to_salesforce(wire, ctx.settings):
         action = "lead, not co-sell (SYNC_COSELL_ONLY=Yes)"
-        return SyncResult(Outcome.SKIPPED, Direction.PC_TO_SF, action, referral.id)
+        return SyncResult(Outcome.SKIPPED, Direction.PC_TO_SF, action, referral_id)
     deal = deal_from_partner_center(wire)
     ctx.check_claim()
     opportunity_id, close_date = write_new_opportunity(ctx, deal, referral)
@@ -133,14 +136,14 @@ def create_opportunity(ctx: SyncContext, referral: Referral, link: Link | None) 
         # Salesforce needed a close date the referral lacks: give Partner Center the same one now,
         # rather than through a round of echoes.
         operations = partner_center_patch({"close_date": close_date}, wire)
-        ctx.pc.update_referral(referral.id, operations, etag=referral.e_tag)
+        referral = ctx.pc.update_referral(referral_id, operations, etag=referral.e_tag)
         snapshot["close_date"] = close_date
-    line = audit_line(True, f"opportunity created from referral {referral.id}")
-    base = replace(link, pending=None, last_outcome="ok") if link else Link(referral_id=referral.id)
-    saved = replace(base, opportunity_id=opportunity_id, snapshot=snapshot)
+    line = audit_line(True, f"opportunity created from referral {referral_id}")
+    base = replace(link, pending=None, last_outcome="ok") if link else Link(referral_id=referral_id)
+    saved = replace(base, opportunity_id=opportunity_id, snapshot=snapshot, pc_state=referral.to_wire())
     ctx.store.save(saved.with_audit(line).with_notes(digests))
     return SyncResult(
-        Outcome.OK, Direction.PC_TO_SF, "opportunity created", referral.id, opportunity_id, ("*",)
+        Outcome.OK, Direction.PC_TO_SF, "opportunity created", referral_id, opportunity_id, ("*",)
     )
 
 

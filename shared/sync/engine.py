@@ -56,6 +56,7 @@ class SyncEngine:
                 return self.from_referral(job.record_id)
             except ConflictError as exc:
                 log.info("job %s lost a race (%s), re-reading (attempt %s)", job.trace_id, exc, attempt)
+                self.ctx.cached_referrals = False
             except PermanentError as exc:
                 # Refused for good with no opportunity to mark (e.g. creating one from a referral).
                 return SyncResult(

@@ -46,7 +46,7 @@ def sync_pair(
         return fail(ctx, opp, "; ".join(plan.problems), Direction.SF_TO_PC, link=link)
     anchor = anchor_fields(ctx.settings, opp, referral.id)
     if _direction(plan) is Direction.NONE:
-        return _settle(ctx, plan, opp, link, anchor)
+        return _settle(ctx, plan, opp, link, anchor=anchor, pc_state=referral.to_wire())
     link = _write_ahead(ctx, plan, link, opportunity_id)
     if plan.operations:
         try:
@@ -55,19 +55,30 @@ def sync_pair(
         except PermanentError as exc:
             reason = f"Partner Center refused the update: {exc.message}"
             return fail(ctx, opp, reason, Direction.SF_TO_PC, link=link)
-    return _write_salesforce(ctx, plan, opp, link, anchor)
+    return _write_salesforce(ctx, plan, opp, replace(link, pc_state=referral.to_wire()), anchor)
 
 
 def _settle(
-    ctx: SyncContext, plan: PairPlan, opp: dict[str, Any], link: Link, anchor: dict[str, Any]
+    ctx: SyncContext,
+    plan: PairPlan,
+    opp: dict[str, Any],
+    link: Link,
+    *,
+    anchor: dict[str, Any],
+    pc_state: dict[str, Any],
 ) -> SyncResult:
     """Nothing to merge: save a changed snapshot, and fix the anchor or the mark if needed (e.g. a ✖
     left from a failure the seller has since fixed)."""
     opportunity_id = str(opp["Id"])
     refresh = bool(anchor) or mark_needs(ctx.settings, opp, ok=True)
     merged = plan.result.merged
-    changed_link = link.snapshot != merged or link.opportunity_id != opportunity_id or bool(link.pending)
-    link = replace(link, snapshot=merged, opportunity_id=opportunity_id, pending=None)
+    changed_link = (
+        link.snapshot != merged
+        or link.opportunity_id != opportunity_id
+        or bool(link.pending)
+        or link.pc_state != pc_state
+    )
+    link = replace(link, snapshot=merged, opportunity_id=opportunity_id, pending=None, pc_state=pc_state)
     if refresh:
         fresh = finish_salesforce(ctx, opp, anchor, link, ok=True)
         link = replace(link, sf_stamp=own_stamp(ctx.settings, fresh, link))
@@ -113,7 +124,15 @@ def _write_salesforce(
         link = link.with_notes(new_digests).with_audit(audit_line(True, text))
         # Salesforce first, the link last: a worker that read the opportunity before this write
         # sees the link saved after its read, and reads again (see routing.route_linked_opportunity).
-        fresh = finish_salesforce(ctx, opp, sf_fields, link, ok=True)
+        # An update that only went to Partner Center writes nothing to Salesforce: its audit line
+        # reaches the Audit field with the opportunity's next write (the audit table has it now).
+        outgoing_only = (
+            direction is Direction.SF_TO_PC
+            and not sf_fields
+            and not result.conflicts
+            and not plan.adopted_from
+        )
+        fresh = finish_salesforce(ctx, opp, sf_fields, None if outgoing_only else link, ok=True)
         link = ctx.store.save(replace(link, sf_stamp=own_stamp(ctx.settings, fresh, link)))
     except PermanentError as exc:
         # E.g. a validation rule of the partner's org. Partner Center's side stays written (the

@@ -146,6 +146,10 @@ def route_linked_opportunity(ctx: SyncContext, linked: Linked) -> Step:
         # Typically the echo of our own write. Partner Center's changes reach us by webhook
         # (and reconcile), so there is nothing to push and no need to read the referral.
         return _in_sync(referral_id, opportunity_id)
+    if link is not None and not resuming and (cached := _as_last_seen(ctx, link)) is not None:
+        # Salesforce changed: push with If-Match on the eTag we last saw, without reading the
+        # referral; a 412 means it changed since, and the retry reads it (SyncContext.cached_referrals).
+        return SyncPair(cached, opp, "salesforce", link)
     try:
         referral = ctx.pc.get_referral(referral_id)
     except PermanentError as exc:
@@ -155,6 +159,17 @@ def route_linked_opportunity(ctx: SyncContext, linked: Linked) -> Step:
     if gone := _gone_reason(referral):
         return Broken(opp, gone, link)
     return SyncPair(referral, opp, "salesforce", link)
+
+
+def _as_last_seen(ctx: SyncContext, link: Link) -> Referral | None:
+    if not ctx.cached_referrals or link.pending or not link.pc_state or not link.snapshot:
+        return None
+    referral = Referral.model_validate(link.pc_state)
+    return (
+        referral
+        if referral.e_tag and referral.id == link.referral_id and not _gone_reason(referral)
+        else None
+    )
 
 
 def route_referral(ctx: SyncContext, referral_id: str) -> Step:

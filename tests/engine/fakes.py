@@ -30,6 +30,7 @@ class FakePartnerCenter:
     def __init__(self) -> None:
         self.referrals: dict[str, dict[str, Any]] = {}
         self.sent: list[ReferralRequest] = []
+        self.reads = 0
 
     def add(self, wire: dict[str, Any]) -> str:
         referral_id = str(wire.get("id") or uuid.uuid4())
@@ -44,6 +45,7 @@ class FakePartnerCenter:
         }
 
     def get_referral(self, referral_id: str) -> Referral:
+        self.reads += 1
         if referral_id not in self.referrals:
             raise PermanentError("referral not found", status=404, provider="partner-center")
         return Referral.model_validate(copy.deepcopy(self.referrals[referral_id]))
@@ -88,7 +90,7 @@ class FakePartnerCenter:
         if etag and etag != self.referrals[referral_id]["eTag"]:
             raise ConflictError("eTag no longer current", status=412, provider="partner-center")
         self.edit(referral_id, operations)
-        return self.get_referral(referral_id)
+        return Referral.model_validate(copy.deepcopy(self.referrals[referral_id]))  # return=representation
 
 
 @dataclass

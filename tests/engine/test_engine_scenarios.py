@@ -298,7 +298,7 @@ def test_a_referral_partner_center_will_not_let_us_read_is_skipped_not_retried(w
 
 def test_an_archived_referral_stops_the_pair_with_a_cross(world: World) -> None:
     referral_id, opportunity_id = world.linked_pair()
-    world.pc.referrals[referral_id]["status"] = "Archived"
+    world.pc.edit(referral_id, [{"op": "replace", "path": "/status", "value": "Archived"}])
     world.sf.edit(opportunity_id, {"Amount": 1.0})
 
     result = world.opportunity(opportunity_id)
@@ -348,3 +348,34 @@ def test_a_seller_note_is_appended_to_the_referral_once(world: World) -> None:
     assert first.direction is Direction.SF_TO_PC and "notes" in first.changed_fields
     assert [r.outcome for r in again] == [Outcome.NOOP, Outcome.NOOP]
     assert len(world.sf.notes[opportunity_id]) == 2  # the PC note and the seller's; nothing echoed back
+
+
+def test_an_update_from_salesforce_is_pushed_with_if_match_without_reading_the_referral(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.sf.edit(opportunity_id, {"Amount": 75000.0})
+    reads, sf_writes = world.pc.reads, len(world.sf.writes)
+
+    world.opportunity(opportunity_id)
+
+    assert world.pc.reads == reads  # no GET: the link's last-seen eTag goes into If-Match
+    assert (
+        world.pc.sent[-1].headers["If-Match"]
+        and world.pc.referrals[referral_id]["details"]["dealValue"] == 75000
+    )
+    assert len(world.sf.writes) == sf_writes  # nothing to write back: the Audit line waits for the next write
+
+
+def test_a_referral_changed_since_we_last_saw_it_is_read_fresh_after_the_412(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.pc.edit(
+        referral_id, [{"op": "replace", "path": "/details/closingDateTime", "value": "2031-01-31T00:00:00Z"}]
+    )
+    world.sf.edit(opportunity_id, {"Amount": 75000.0})  # the webhook for the PC change has not run yet
+
+    result = SyncEngine(world.ctx).run(
+        SyncJob(kind=RecordKind.OPPORTUNITY, record_id=opportunity_id, source=JobSource.POLL)
+    )
+
+    assert result.direction is Direction.BOTH
+    assert world.pc.referrals[referral_id]["details"]["dealValue"] == 75000
+    assert world.sf.opportunities[opportunity_id]["CloseDate"] == "2031-01-31"

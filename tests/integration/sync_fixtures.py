@@ -14,6 +14,7 @@ from devstack.pc_sim.control import PartnerCenterSimControl
 from devstack.sf_sim import SalesforceSimControl, SalesforceSimulator
 from shared.config import Settings, load_settings
 from shared.core import salesforce_fields as F
+from shared.core.countries import UnknownCountry, normalise_country
 from shared.errors import CosellSyncError
 from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.ops.dry_run import dry_run_opportunity
@@ -106,12 +107,32 @@ class Sync:
         )
         return pc, sf
 
+    @property
+    def org(self) -> dict[str, Any]:
+        """The simulated org's profile (currency mode, country picklists, ...)."""
+        return self.sfc.profile()
+
+    def seller_fields(self, *, country: str | None = None, currency: str | None = None) -> dict[str, Any]:
+        """Fields as a seller's org takes them: the country as a picklist value (name and code) when
+        the org has country picklists, the currency only in a multi-currency org."""
+        org, fields = self.org, {}
+        if country is not None:
+            fields["BillingCountry"] = country
+            if org.get("country_picklists"):
+                try:
+                    fields = {"BillingCountryCode": normalise_country(country)}
+                except UnknownCountry:
+                    pytest.skip("an org with country picklists cannot hold a country that is not on them")
+        if currency is not None and org.get("multi_currency"):
+            fields["CurrencyIsoCode"] = currency
+        return fields
+
     def shared_opportunity(self, **overrides: Any) -> str:
         """A seller's complete co-sell opportunity, flagged for sync."""
         account = self.sfc.create_account(
             overrides.pop("account_name", "Contoso Ltd"),
-            BillingCountry=overrides.pop("country", "United States"),
             BillingPostalCode="98052",
+            **self.seller_fields(country=overrides.pop("country", "United States")),
         )
         contact = overrides.pop("contact", True)
         opp = self.sfc.create_opportunity(
@@ -119,7 +140,7 @@ class Sync:
             stage=overrides.pop("stage", self.settings.active_stage_name),
             amount=overrides.pop("amount", 50000.0),
             account_id=account,
-            CurrencyIsoCode=overrides.pop("currency", "USD"),
+            **self.seller_fields(currency=overrides.pop("currency", "USD")),
             **{F.HELP: overrides.pop("help", "CustomerTechnicalArchitecture"), **overrides},
         )
         if contact:

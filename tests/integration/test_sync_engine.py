@@ -297,10 +297,11 @@ def test_winning_the_deal_closes_the_referral_as_won(sync: Sync):
 # --------------------------------------------------------------------------- updates both ways (B4, B6, B7)
 def test_salesforce_edits_flow_to_partner_center_and_their_echo_writes_nothing(sync: Sync):
     opp, ref = sync.linked_pair()
-    sync.sfc.edit_opportunity(opp, Amount=99999.99, CloseDate="2031-01-15", CurrencyIsoCode="JPY")
+    currency = sync.seller_fields(currency="JPY")
+    sync.sfc.edit_opportunity(opp, Amount=99999.99, CloseDate="2031-01-15", **currency)
     assert sync.opportunity(opp).outcome is Outcome.OK
     details = sync.pcc.referral(ref)["details"]
-    assert (details["dealValue"], details["currency"]) == (99999.99, "JPY")
+    assert (details["dealValue"], details["currency"]) == (99999.99, "JPY" if currency else "USD")
     assert details["closingDateTime"].startswith("2031-01-15")
     before = sync.writes()
     assert sync.referral(ref).outcome is Outcome.NOOP  # the webhook our PATCH caused
@@ -344,11 +345,12 @@ def test_microsoft_crm_id_and_notes_reach_salesforce_once(sync: Sync):
         sync.referral(ref)
     record = sync.opp(opp)
     assert record[F.MSFT_CRM_ID] == "7-CRM0000042"
-    assert "workshop" in record["Description"]
+    assert "workshop" not in (record.get("Description") or "")  # notes arrive as notes, not Description
     notes = sync.sfc.query(
         f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{opp}'"
     )
     assert len(notes) == 1
+    assert "workshop" in sync.sfc.note_content(notes[0]["ContentDocumentId"])
 
 
 def test_a_related_referral_event_syncs_the_linked_deal(sync: Sync):
@@ -409,7 +411,9 @@ def test_throttling_is_retried_honouring_retry_after_and_the_sync_completes(sync
 
 def test_a_partner_center_outage_raises_for_the_queue_to_retry_and_audits_it(sync: Sync):
     opp, _ = sync.linked_pair()
-    sync.pcc.set_faults(api=[{"status": 503, "count": 50, "endpoint": "GET /referrals/{id}"}])
+    sync.pcc.set_faults(
+        api=[{"status": 503, "count": 50, "endpoint": e} for e in ("GET /referrals/{id}", "PATCH /referrals/{id}")]
+    )
     sync.sfc.edit_opportunity(opp, Amount=6.0)
     from shared.errors import TransientError
 

@@ -12,6 +12,7 @@ from shared.core import salesforce_fields as F
 from shared.intake.salesforce_poll import poll_once
 from shared.store import audit
 from shared.store.audit import Outcome
+from tests.integration.sf_fixtures import engine_profiles  # noqa: F401 - each test on each org profile
 from tests.integration.sync_fixtures import Sync
 
 pytestmark = pytest.mark.integration
