@@ -115,7 +115,7 @@ class Sync:
     def seller_fields(self, *, country: str | None = None, currency: str | None = None) -> dict[str, Any]:
         """Fields as a seller's org takes them: the country as a picklist value (name and code) when
         the org has country picklists, the currency only in a multi-currency org."""
-        org, fields = self.org, {}
+        org, fields = self.org, dict[str, Any]()
         if country is not None:
             fields["BillingCountry"] = country
             if org.get("country_picklists"):
