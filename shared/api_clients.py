@@ -8,8 +8,11 @@ import threading
 from collections.abc import Callable
 
 from shared.config import Settings
+from shared.partner_center import tokens
 from shared.partner_center.referral_client import PartnerCenterClient
+from shared.partner_center.token_store import KeyVaultTokenStore, RefreshTokenStore
 from shared.salesforce.salesforce_client import SalesforceClient
+from shared.store.token_cache import TableTokenStore
 
 PartnerCenterFactory = Callable[[Settings], PartnerCenterClient]
 SalesforceFactory = Callable[[Settings], SalesforceClient]
@@ -47,3 +50,43 @@ def salesforce(settings: Settings) -> SalesforceClient:
         if id(settings) not in _sf:
             _sf[id(settings)] = _sf_factory(settings)
         return _sf[id(settings)]
+
+
+_stores: dict[int, RefreshTokenStore | None] = {}
+
+
+def refresh_token_store(settings: Settings) -> RefreshTokenStore | None:
+    """Where the rotated Partner Center refresh token is written back: the Key Vault secret when
+    PC_REFRESH_TOKEN_VAULT_URL is set (Azure), else a Table Storage entity when storage is
+    configured (the local stack), else nowhere (memory only)."""
+    with _lock:
+        if id(settings) not in _stores:
+            _stores[id(settings)] = _build_store(settings)
+        return _stores[id(settings)]
+
+
+def _build_store(settings: Settings) -> RefreshTokenStore | None:
+    if settings.pc_refresh_token_vault_url:
+        return KeyVaultTokenStore(
+            settings.pc_refresh_token_vault_url,
+            settings.pc_refresh_token_secret_name,
+            access_token=_vault_token(settings),
+            timeout=settings.pc_timeout_seconds,
+        )
+    if settings.storage_connection or settings.storage_account_name:
+        return TableTokenStore(settings)
+    return None
+
+
+def _vault_token(settings: Settings) -> Callable[[], str]:
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential  # noqa: PLC0415
+
+    credential = (
+        ManagedIdentityCredential(client_id=settings.storage_client_id)
+        if settings.storage_client_id
+        else DefaultAzureCredential()
+    )
+    return lambda: credential.get_token("https://vault.azure.net/.default").token
+
+
+tokens.install_store_factory(refresh_token_store)

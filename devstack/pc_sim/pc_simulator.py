@@ -101,7 +101,11 @@ class PartnerCenterSimulator:
             "pc_client_id": self.credentials.client_id,
             "pc_client_secret": self.credentials.client_secret,
             "pc_refresh_token": self.credentials.refresh_token,
-            "pc_webhook_cert_hosts": [self.cert_host],
+            # The certificate URL carries the simulator's port: allow exactly that host and port.
+            "pc_webhook_cert_hosts": [f"{self.cert_host}:{self.port}"],
+            # Test-only trust anchor (never set by infra): the test root CA, plus the intermediate
+            # the signing certificate is issued by (the certificate URL serves the leaf only).
+            "pc_webhook_test_trust_anchor_pem": self.root_ca_pem + self.state.signing.pki.intermediate_pem,
         }
 
     def control(self) -> PartnerCenterSimControl:

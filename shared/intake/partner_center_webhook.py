@@ -40,7 +40,8 @@ def accept_webhook(body: bytes, headers: Mapping[str, str], settings: Settings) 
     outcome = receive_event(body, headers, settings)
     record_webhook(outcome.event.name if outcome.event else "unknown", accepted=outcome.event is not None)
     if outcome.event is None:
-        level = logging.INFO if outcome.status_code < 400 else logging.WARNING
+        # Refusals are logged (sampled, with counts) where they are judged: webhook_events._refuse.
+        level = logging.INFO if outcome.status_code < 400 else logging.DEBUG
         log.log(level, "webhook answered %s: %s", outcome.status_code, outcome.message)
         return Reply(outcome.status_code, json.dumps({"message": outcome.message}))
     job = job_for(outcome.event)

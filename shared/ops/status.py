@@ -10,12 +10,14 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared import api_clients
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
 from shared.errors import CosellSyncError
 from shared.intake.salesforce_poll import WATERMARK as POLL_WATERMARK
 from shared.ops import backfill, reconcile
 from shared.ops.ops_clients import OpsClients
 from shared.ops.webhook_health import WebhookState, read_state
+from shared.partner_center.token_health import TokenHealth, read_health
 from shared.store import audit, watermarks
 from shared.store.audit import AuditEntry, Direction, Outcome
 from shared.store.storage_clients import queue_client
@@ -56,6 +58,8 @@ class StatusReport:
     webhook: WebhookState | None
     webhook_error: str | None = None
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    refresh_token: TokenHealth | None = None
+    """Partner Center refresh token: issue time, days left, last renewal error (issue #15)."""
 
     def to_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -68,6 +72,7 @@ class StatusReport:
             "last_success": {k: iso(v) for k, v in self.last_success.items()},
             "failures": [asdict(f) | {"at": iso(f.at)} for f in self.failures],
             "webhook": self.webhook.to_json() if self.webhook else {"error": self.webhook_error},
+            "refresh_token": self.refresh_token.to_json() if self.refresh_token else None,
         }
 
 
@@ -129,6 +134,8 @@ def collect_status(
     """Everything `status` shows. A webhook API problem is reported, not raised: the rest of the
     status is still worth seeing when Partner Center credentials are the problem."""
     now = now or datetime.now(UTC)
+    # Read before the webhook check below, whose token request renews (and rewrites) the token.
+    refresh_token = read_health(api_clients.refresh_token_store(settings), now=now)
     webhook: WebhookState | None = None
     webhook_error: str | None = None
     try:
@@ -144,4 +151,5 @@ def collect_status(
         webhook=webhook,
         webhook_error=webhook_error,
         generated_at=now,
+        refresh_token=refresh_token,
     )

@@ -25,6 +25,8 @@ REFRESH_TOKEN_WRITE_BACK = {"PC_REFRESH_TOKEN_VAULT_URL", "PC_REFRESH_TOKEN_SECR
 NOT_IN_AZURE = {"AzureWebJobsStorage"}
 # Core Tools needs it locally; Flex Consumption takes the runtime from functionAppConfig and rejects it.
 LOCAL_ONLY_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME"}
+# Tests and the local stack only: production infra must never set it (tests/infra/test_pc_trust_anchor.py).
+TEST_ONLY_SETTINGS = {"PC_WEBHOOK_TEST_TRUST_ANCHOR_PEM"}
 # A SecretStr in Settings, but set from the App Insights resource rather than Key Vault.
 SECRETS_NOT_IN_KEY_VAULT = {"APPLICATIONINSIGHTS_CONNECTION_STRING"}
 
@@ -52,7 +54,7 @@ def test_the_sample_file_holds_every_setting_and_only_those():
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_the_template_sets_every_setting_and_only_those(template):
     names = set(TEMPLATES[template]())
-    expected = (setting_names() - NOT_IN_AZURE) | REFRESH_TOKEN_WRITE_BACK
+    expected = (setting_names() - NOT_IN_AZURE - TEST_ONLY_SETTINGS) | REFRESH_TOKEN_WRITE_BACK
     assert names - PLATFORM_SETTINGS_IN_AZURE == expected, {
         "missing": sorted(expected - names),
         "unknown": sorted(names - expected - PLATFORM_SETTINGS_IN_AZURE),

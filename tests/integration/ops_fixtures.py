@@ -108,6 +108,8 @@ def app_settings(settings: Settings, **extra: str) -> dict[str, str]:
         "PC_CLIENT_SECRET": settings.pc_client_secret.get_secret_value(),
         "PC_REFRESH_TOKEN": settings.pc_refresh_token.get_secret_value(),
         "PC_WEBHOOK_CERT_HOSTS": ",".join(settings.pc_webhook_cert_hosts),
+        "PC_WEBHOOK_TEST_TRUST_ANCHOR_PEM": settings.pc_webhook_test_trust_anchor_pem,
+        "PC_TENANT_ID": settings.pc_tenant_id,
         "PC_WEBHOOK_CALLBACK_URL": settings.pc_webhook_callback_url,
     }
     return {**environ, **extra}

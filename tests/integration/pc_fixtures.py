@@ -24,7 +24,12 @@ from devstack.pc_sim import PartnerCenterSimControl, PartnerCenterSimulator
 from devstack.ports import free_port
 from shared.config import Settings, load_settings
 from shared.intake.partner_center_webhook import job_for
-from shared.partner_center.webhook_events import CertificateCache, WebhookOutcome, receive_event
+from shared.partner_center.webhook_events import (
+    CertificateCache,
+    WebhookOutcome,
+    declared_too_large,
+    receive_event,
+)
 from shared.store.job_queue import enqueue
 
 PATH = "/api/partner-center/events"
@@ -83,9 +88,12 @@ class WebhookReceiver:
                 if self.fail_first > 0:
                     self.fail_first -= 1
                     return PlainTextResponse("temporarily broken", status_code=500)
-            outcome = receive_event(
-                await request.body(), request.headers, self.settings, certificates=self.certificates
-            )
+            if declared_too_large(request.headers, self.settings):  # 413 before reading the body
+                outcome = WebhookOutcome(413, "body too large")
+            else:
+                outcome = receive_event(
+                    await request.body(), request.headers, self.settings, certificates=self.certificates
+                )
             if outcome.event is not None and self.enqueue_jobs:
                 enqueue(self.settings, [job_for(outcome.event)])
             with self._lock:

@@ -18,7 +18,7 @@ from shared.core.referral import Referral
 from shared.store import audit, links
 from shared.store.audit import Outcome
 from tests.integration.ops_fixtures import drain_jobs
-from tests.integration.test_sync_engine import Sync, sync_settings  # noqa: F401 - a fixture
+from tests.integration.sync_fixtures import Sync  # `sync`, `sync_settings`: fixtures of conftest.py
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ FILTER_MODES = ["ignore", "refuse"]
 
 @pytest.fixture
 def engine(
-    sync_settings: Settings,  # noqa: F811 - the fixture imported above
+    sync_settings: Settings,
     pc_sim: PartnerCenterSimulator,
     sf_sim: SalesforceSimulator,
 ) -> Iterator[Sync]:

@@ -195,3 +195,32 @@ def test_upgrading_a_private_deal_to_cosell_opens_microsofts_side(receiver, pc_c
         "referral-updated",
         "related-referral-created",
     ]
+
+
+# ------------------------------------------------------------------- issue #15: certificate trust
+@pytest.mark.parametrize(
+    "certificate",
+    [
+        {"signer": "evil", "path": "/cert/pcnotifications-dispatch.microsoft.com.cer"},  # the allowed path
+        {"signer": "evil"},
+        {"path": "/elsewhere/pcnotifications-dispatch.microsoft.com.cer"},
+        {"query": "sv=2024&sig=x"},
+        {"host": "localhost"},
+    ],
+)
+def test_an_untrusted_certificate_or_another_url_is_refused(
+    receiver, pc_control, pc_storage_settings, certificate
+):
+    pc_control.set_certificate(**certificate)
+    pc_control.send_marketplace_lead()
+    wait_until(lambda: receiver.outcomes)
+    assert set(receiver.statuses()) == {401}
+    assert queued_jobs(pc_storage_settings) == []
+
+
+def test_another_port_on_the_allowed_host_is_refused_without_a_fetch(receiver, pc_control, pc_sim):
+    pc_control.set_certificate(port=pc_sim.port + 1)
+    pc_control.send_marketplace_lead()
+    wait_until(lambda: receiver.outcomes)
+    assert set(receiver.statuses()) == {401}
+    assert receiver.certificates.fetches == 0

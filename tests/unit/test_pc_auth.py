@@ -19,7 +19,7 @@ REFRESH = "refresh-token-value"
 
 def settings() -> Settings:
     return load_settings(
-        pc_token_url="https://login.example/common/oauth2/token",
+        pc_token_url="https://login.example/contoso.onmicrosoft.com/oauth2/token",
         pc_client_id="app-id",
         pc_client_secret=SECRET,
         pc_refresh_token=REFRESH,

@@ -11,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
+from devstack.pc_sim.pc_cert_chain import TestPki, build_test_pki
 from devstack.pc_sim.signing import WebhookSigner
 from shared.config import load_settings
 from shared.intake.partner_center_webhook import job_for
@@ -28,8 +29,14 @@ REFERRAL_ID = "5dd4dc44-2c1a-4e16-8478-f783ebe815de"
 
 
 @pytest.fixture(scope="module")
-def signer() -> WebhookSigner:
-    return WebhookSigner()
+def pki() -> TestPki:
+    return build_test_pki()
+
+
+@pytest.fixture(scope="module")
+def signer(pki: TestPki) -> WebhookSigner:
+    """Partner Center's signer: a Microsoft-shaped leaf issued under the test root CA."""
+    return pki.microsoft
 
 
 @pytest.fixture
@@ -49,8 +56,12 @@ def certificates(signer, fetched) -> CertificateCache:
 
 
 @pytest.fixture
-def settings():
-    return load_settings(pc_webhook_cert_hosts=CERT_HOST, pc_webhook_max_body_bytes=4096)
+def settings(pki: TestPki):
+    return load_settings(
+        pc_webhook_cert_hosts=CERT_HOST,
+        pc_webhook_max_body_bytes=4096,
+        pc_webhook_test_trust_anchor_pem=pki.root_pem + pki.intermediate_pem,
+    )
 
 
 def event(name="referral-updated", **changes) -> bytes:
@@ -159,12 +170,12 @@ def test_expired_certificate_is_refused(signer, settings):
     body = event()
     outcome = receive_event(body, signed(signer, body), settings, certificates=cache)
     assert outcome.status_code == 401
-    assert "expired" in outcome.message
+    assert "not trusted" in outcome.message  # the chain is judged at the certificate's expiry too
 
 
 def test_unavailable_certificate_asks_partner_center_to_retry(signer, certificates, settings):
     body = event()
-    headers = signed(signer, body, **{"x-ms-certificate-url": f"https://{CERT_HOST}/missing.cer"})
+    headers = signed(signer, body, **{"x-ms-certificate-url": f"https://{CERT_HOST}/cert/missing.cer"})
     outcome = receive_event(body, headers, settings, certificates=certificates)
     assert outcome.status_code == 503
     assert outcome.event is None
@@ -223,8 +234,20 @@ def test_test_event_is_acknowledged_without_a_job(signer, certificates, settings
     ("url", "allowed"),
     [
         (CERT_URL, True),
-        ("http://127.0.0.1:8000/cert.cer", True),
-        ("http://localhost:8000/cert.cer", True),
+        ("http://127.0.0.1:8000/cert/pc.cer", True),
+        ("http://localhost:8000/cert/pc.cer", True),
+        ("http://127.0.0.1:8001/cert/pc.cer", False),
+        ("http://127.0.0.1/cert/pc.cer", False),
+        (f"https://{CERT_HOST}:443/cert/pc.cer", True),
+        (f"https://{CERT_HOST}:8443/cert/pc.cer", False),
+        (f"https://{CERT_HOST}/cert/pc.cer?sv=1", False),
+        (f"https://{CERT_HOST}/cert/pc.cer?", False),
+        (f"https://{CERT_HOST}/cert/pc.cer#x", False),
+        (f"https://user:pw@{CERT_HOST}/cert/pc.cer", False),
+        (f"https://{CERT_HOST}/elsewhere/pc.cer", False),
+        (f"https://{CERT_HOST}/cert/evil/pc.cer", False),
+        (f"https://{CERT_HOST}/cert/../x.cer", False),
+        (f"https://{CERT_HOST}/cert/pc.pem", False),
         ("http://3psostorageacct.blob.core.windows.net/cert.cer", False),
         ("https://3psostorageacct.blob.core.windows.net.evil.example/cert.cer", False),
         ("https://evil.example/?h=3psostorageacct.blob.core.windows.net", False),
@@ -232,10 +255,115 @@ def test_test_event_is_acknowledged_without_a_job(signer, certificates, settings
     ],
 )
 def test_certificate_url_rules(url, allowed):
-    hosts = [CERT_HOST, "127.0.0.1", "localhost"]
+    hosts = [CERT_HOST, "127.0.0.1:8000", "localhost:8000"]
     assert (certificate_url_problem(url, hosts) is None) is allowed
 
 
 def test_referral_id_is_the_last_path_segment():
     assert referral_id_from_uri(f"https://x/engagements/v1/referrals/{REFERRAL_ID}/") == REFERRAL_ID
     assert referral_id_from_uri("https://x/") is None
+
+
+# ------------------------------------------------------------------- issue #15 hardening
+def test_a_self_signed_evil_corp_certificate_from_an_allowed_host_is_refused(pki, settings, fetched):
+    cache = CertificateCache(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, content=pki.evil.certificate_der))
+    )
+    body = event()
+    outcome = receive_event(body, signed(pki.evil, body), settings, certificates=cache)
+    assert outcome.status_code == 401
+    assert "not trusted" in outcome.message
+
+
+def test_a_certificate_from_the_production_trust_store_alone_is_refused(signer, certificates, pki):
+    """Without the test anchor the simulator's chain is untrusted (the default is certifi/OS roots)."""
+    production = load_settings(pc_webhook_cert_hosts=CERT_HOST)
+    body = event()
+    outcome = receive_event(body, signed(signer, body), production, certificates=certificates)
+    assert outcome.status_code == 401 and "not trusted" in outcome.message
+
+
+def test_a_trusted_chain_with_another_organisation_is_refused(settings):
+    from devstack.pc_sim.signing import WebhookSigner as Signer
+
+    root = build_test_pki()
+    other = Signer("pcnotifications-dispatch.microsoft.com", organization="Contoso", issuer=None)
+    anchors = load_settings(
+        pc_webhook_cert_hosts=CERT_HOST,
+        pc_webhook_test_trust_anchor_pem=root.root_pem + root.intermediate_pem + _pem(other),
+    )
+    cache = CertificateCache(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, content=other.certificate_der))
+    )
+    body = event()
+    outcome = receive_event(body, signed(other, body), anchors, certificates=cache)
+    assert outcome.status_code == 401 and "organisation" in outcome.message
+
+
+def _pem(signer: WebhookSigner) -> str:
+    from devstack.pc_sim.signing import pem
+
+    return pem(signer.certificate)
+
+
+def test_five_hundred_unsigned_posts_fetch_nothing(certificates, settings, fetched):
+    body = event()
+    for i in range(500):
+        headers = {
+            "x-ms-certificate-url": f"https://{CERT_HOST}/cert/{i}.cer",
+            "x-ms-signature-algorithm": "rsa-sha256",
+        }
+        assert receive_event(body, headers, settings, certificates=certificates).status_code == 401
+    assert fetched == []
+
+
+def test_five_hundred_forged_posts_on_distinct_urls_fetch_a_bounded_number(
+    signer, certificates, settings, fetched
+):
+    body = event()
+    statuses = set()
+    for i in range(500):
+        headers = signed(WebhookSigner(), body) if i == 0 else signed(signer, body + b" ")
+        headers["x-ms-certificate-url"] = f"https://{CERT_HOST}/cert/forged-{i}.cer"
+        statuses.add(receive_event(body, headers, settings, certificates=certificates).status_code)
+    assert len(fetched) <= 10
+    assert len(certificates) <= 16
+    assert statuses <= {401, 503}
+
+
+def test_a_declared_content_length_over_the_cap_is_413_before_the_body_is_read(
+    signer, certificates, settings
+):
+    from shared.partner_center.webhook_events import declared_too_large
+
+    assert declared_too_large({"Content-Length": "5000"}, settings)
+    assert not declared_too_large({"content-length": "100"}, settings)
+    assert not declared_too_large({}, settings)
+    outcome = receive_event(b"", {"Content-Length": "5000"}, settings, certificates=certificates)
+    assert outcome.status_code == 413
+
+
+def test_refusals_are_logged_once_per_reason_per_minute_with_a_count(certificates, settings, caplog):
+    from shared.partner_center import webhook_events
+
+    clock = [0.0]
+    monkey = webhook_events.SampledLog(clock=lambda: clock[0])
+    original, webhook_events._refusals = webhook_events._refusals, monkey
+    try:
+        with caplog.at_level("WARNING", logger="shared.partner_center.webhook_events"):
+            for _ in range(50):
+                receive_event(event(), {}, settings, certificates=certificates)
+            clock[0] = 61.0
+            receive_event(event(), {}, settings, certificates=certificates)
+    finally:
+        webhook_events._refusals = original
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(lines) == 2
+    assert "(1 in the last minute)" in lines[0] and "(50 in the last minute)" in lines[1]
+
+
+def test_a_resource_uri_that_does_not_end_in_a_guid_is_400(signer, certificates, settings):
+    for tail in ("..", "x", f"{REFERRAL_ID}%2F..", "%2e%2e"):
+        body = event(ResourceUri=f"https://api.partnercenter.microsoft.com/engagements/v1/referrals/{tail}")
+        outcome = receive_event(body, signed(signer, body), settings, certificates=certificates)
+        assert outcome.status_code == 400, tail
