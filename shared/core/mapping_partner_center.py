@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from shared.config import Settings
+from shared.core import help_codes
 from shared.core.canonical import Address, CanonicalDeal, Contact, Solution, clean_text, to_money
 from shared.core.countries import UnknownCountry, normalise_country
 from shared.errors import ValidationError
@@ -141,7 +142,7 @@ def deal_from_partner_center(referral: Mapping[str, Any]) -> CanonicalDeal:
         close_date=_close_date(_get(details, "closingDateTime")),
         status=referral.get("status"),
         substatus=referral.get("substatus"),
-        help_requested=_get(referral, "inviteContext", "assistanceRequestCode"),
+        help_requested=help_codes.from_invite_context(_get(referral, "inviteContext")),
         visible=_get(referral, "consent", "consentToShareReferralWithMicrosoftSellers") is True,
         solutions=tuple(
             Solution(**{key: item.get(wire) for key, wire in _SOLUTION_KEYS.items()})
@@ -246,7 +247,10 @@ def partner_center_create_body(deal: CanonicalDeal, settings: Settings) -> dict[
         "target": [],
     }
     if deal.help_requested:
-        body["inviteContext"] = {"notes": deal.notes or "", "assistanceRequestCode": deal.help_requested}
+        body["inviteContext"] = {
+            "notes": help_codes.invite_notes(deal.notes, deal.help_requested),
+            "assistanceRequestCode": help_codes.request_code(deal.help_requested),
+        }
     return body
 
 
@@ -289,7 +293,7 @@ def _text_or_empty(value: Any) -> str:
 
 
 def _help_code(value: Any) -> str:
-    return clean_text(value) or NO_HELP_CODE
+    return help_codes.request_code(clean_text(value)) or NO_HELP_CODE
 
 
 # Canonical field -> (referral path, wire value). Fields not listed are read-only in Partner Center
@@ -320,6 +324,10 @@ def partner_center_patch(changes: Mapping[str, Any], referral: Mapping[str, Any]
     for name, (path, to_wire) in _SIMPLE_PATHS.items():
         if name in changes:
             patch.set(path, to_wire(changes[name]))
+    if "help_requested" in changes:
+        notes = help_codes.invite_notes(_get(referral, "inviteContext", "notes"), changes["help_requested"])
+        if notes != (_get(referral, "inviteContext", "notes") or ""):
+            patch.set(("inviteContext", "notes"), notes)
     if _ADDRESS_CHANGES & changes.keys():
         current = _get(referral, "customerProfile", "address")
         patch.set(("customerProfile", "address"), _address(changes, current))

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from shared.config import Settings
+from shared.core import help_codes
 from shared.core import salesforce_fields as f
 from shared.core.canonical import (
-    NO_HELP_CODES,
     Address,
     CanonicalDeal,
     Contact,
@@ -118,8 +118,7 @@ def deal_from_salesforce(opp: Mapping[str, Any], settings: Settings) -> Canonica
         )
         or previous
     )
-    help_codes = [c.strip() for c in (clean_text(opp.get(f.HELP)) or "").split(";")]
-    help_requested = next((c for c in help_codes if c.lower() not in NO_HELP_CODES), None)
+    help_requested = help_codes.joined(help_codes.codes(clean_text(opp.get(f.HELP))))
     visibility = clean_text(opp.get(f.VISIBILITY))
     currency = opp.get(settings.sf_currency_field) if settings.sf_currency_field else None
     return CanonicalDeal(

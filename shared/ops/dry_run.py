@@ -25,6 +25,7 @@ from shared.sync.creates import referral_create
 from shared.sync.pair_sync import plan_for
 from shared.sync.ports import LinkStore
 from shared.sync.routing import (
+    BadAnchor,
     Broken,
     CreateOpportunity,
     CreateReferral,
@@ -102,6 +103,8 @@ def _describe(ctx: SyncContext, step: Step, opportunity_id: str) -> DryRunResult
         if result.outcome is Outcome.NOOP:
             return DryRunResult(opportunity_id, "nothing to send", referral_id, reason="in sync")
         return DryRunResult(opportunity_id, "skipped", referral_id, reason=result.action)
+    if isinstance(step, BadAnchor):
+        return DryRunResult(str(step.opp["Id"]), "invalid", problems=(step.reason,))
     if isinstance(step, Broken):
         referral_id = str(step.link.referral_id) if step.link else None
         return DryRunResult(str(step.opp["Id"]), "invalid", referral_id, problems=(step.reason,))

@@ -21,6 +21,7 @@ from shared.sync.lifecycle import pause, resume, unlink
 from shared.sync.opportunity_report import fail
 from shared.sync.pair_sync import sync_pair
 from shared.sync.routing import (
+    BadAnchor,
     Broken,
     CreateOpportunity,
     CreateReferral,
@@ -86,6 +87,8 @@ class SyncEngine:
             return step.result
         if isinstance(step, Broken):
             return fail(self.ctx, step.opp, step.reason, Direction.SF_TO_PC, link=step.link)
+        if isinstance(step, BadAnchor):
+            return fail(self.ctx, step.opp, step.reason, Direction.SF_TO_PC)
         if isinstance(step, CreateReferral):
             return create_referral(self.ctx, step.opp)
         if isinstance(step, CreateOpportunity):
@@ -98,8 +101,19 @@ class SyncEngine:
         return sync_pair(self.ctx, step.referral, step.opp, origin=step.origin, link=link)
 
     def from_related_referral(self, related_id: str) -> SyncResult:
-        """Microsoft's side of a co-sell deal changed: sync our referral(s) in the same engagement."""
-        related = self.ctx.pc.get_referral(related_id)
+        """Microsoft's side of a co-sell deal changed: sync our referral(s) in the same engagement.
+        Microsoft's side may be one we are not allowed to read (403): then there is nothing to do."""
+        try:
+            related = self.ctx.pc.get_referral(related_id)
+        except PermanentError as exc:
+            if exc.status in (403, 404):
+                return SyncResult(
+                    Outcome.SKIPPED,
+                    Direction.NONE,
+                    f"related referral not readable ({exc.status})",
+                    related_id,
+                )
+            raise
         if self.ctx.store.get(related_id) is not None or not related.engagement_id:
             return self.from_referral(related_id)
         results = [

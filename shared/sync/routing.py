@@ -16,6 +16,7 @@ from typing import Any
 from shared.core import salesforce_fields as F
 from shared.core.plan import Origin
 from shared.core.referral import Referral
+from shared.core.referral_ids import referral_id_problem
 from shared.errors import PermanentError
 from shared.salesforce.salesforce_client import looks_like_opportunity_id
 from shared.store.audit import Direction, Outcome
@@ -40,6 +41,15 @@ class Broken:
     opp: dict[str, Any]
     reason: str
     link: Link | None
+
+
+@dataclass(frozen=True)
+class BadAnchor:
+    """The opportunity's Referral Id is not a referral id (it is editable in Salesforce): ✖ with the
+    reason, nothing read from or sent to Partner Center."""
+
+    opp: dict[str, Any]
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,7 @@ class Linked:
     read_at: datetime
 
 
-Step = Done | Broken | CreateReferral | CreateOpportunity | SyncPair | Pause | Unlink
+Step = Done | Broken | BadAnchor | CreateReferral | CreateOpportunity | SyncPair | Pause | Unlink
 
 PAUSED = "paused"
 DELETED = "deleted"
@@ -103,7 +113,9 @@ def _in_sync(referral_id: str, opportunity_id: str) -> Done:
     return Done(SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral_id, opportunity_id))
 
 
-def route_opportunity(ctx: SyncContext, opportunity_id: str) -> Done | Unlink | CreateReferral | Linked:
+def route_opportunity(
+    ctx: SyncContext, opportunity_id: str
+) -> Done | Unlink | BadAnchor | CreateReferral | Linked:
     read_at = datetime.now(UTC)
     opp = ctx.sf.get_opportunity(opportunity_id)
     if opp is None:
@@ -117,6 +129,9 @@ def route_opportunity(ctx: SyncContext, opportunity_id: str) -> Done | Unlink | 
             return CreateReferral(opp)
         # A referral we created before crashing (or before the Referral Id write landed): adopt it.
         referral_id = existing.id
+    if problem := referral_id_problem(referral_id):
+        # Referral_Id__c is editable in Salesforce: a bad value never reaches a URL or a claim key.
+        return BadAnchor(opp, f"Referral Id is not valid: {problem}")
     return Linked(opp, str(referral_id), read_at)
 
 

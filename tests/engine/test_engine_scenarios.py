@@ -379,3 +379,28 @@ def test_a_referral_changed_since_we_last_saw_it_is_read_fresh_after_the_412(wor
     assert result.direction is Direction.BOTH
     assert world.pc.referrals[referral_id]["details"]["dealValue"] == 75000
     assert world.sf.opportunities[opportunity_id]["CloseDate"] == "2031-01-31"
+
+
+def test_a_referral_id_that_is_not_a_guid_never_reaches_partner_center(world: World) -> None:
+    _, opportunity_id = world.linked_pair()
+    world.sf.edit(opportunity_id, {F.REFERRAL_ID: "../../engagements", "Amount": 1.0})
+    sent, reads = len(world.pc.sent), world.pc.reads
+
+    result = world.opportunity(opportunity_id)
+
+    assert result.outcome is Outcome.FAILED and "not a GUID" in result.error
+    assert (len(world.pc.sent), world.pc.reads) == (sent, reads)
+    assert world.sf.opportunities[opportunity_id]["Name"].startswith("✖")
+
+
+def test_microsofts_side_we_may_not_read_is_skipped(world: World) -> None:
+    job = SyncJob(
+        kind=RecordKind.REFERRAL,
+        record_id=REFERRAL,
+        source=JobSource.WEBHOOK,
+        event="related-referral-updated",
+    )
+
+    result = SyncEngine(world.ctx).run(job)  # not in the fake: Partner Center answers 404
+
+    assert result.outcome is Outcome.SKIPPED and "not readable" in result.action

@@ -108,7 +108,7 @@ def test_a_single_currency_org_uses_the_default_currency(currency_field):
     ("help_value", "visibility", "help_requested", "visible"),
     [
         ("ProofOfConceptOrDemo", None, "ProofOfConceptOrDemo", True),  # visible by default with help
-        ("ProofOfConceptOrDemo;QuotesOrLicensing", f.VISIBLE, "ProofOfConceptOrDemo", True),
+        ("ProofOfConceptOrDemo;QuotesOrLicensing", f.VISIBLE, "ProofOfConceptOrDemo;QuotesOrLicensing", True),
         ("ProofOfConceptOrDemo", f.HIDDEN, "ProofOfConceptOrDemo", True),  # help makes it co-sell: visible
         ("Unknown", None, None, False),
         (None, f.VISIBLE, None, True),
