@@ -8,11 +8,21 @@ import threading
 from collections.abc import Callable
 
 from shared.config import Settings
-from shared.partner_center import tokens
+from shared.partner_center import http_policy, tokens
 from shared.partner_center.referral_client import PartnerCenterClient
 from shared.partner_center.token_store import KeyVaultTokenStore, RefreshTokenStore
+from shared.salesforce import transport
 from shared.salesforce.salesforce_client import SalesforceClient
+from shared.store import api_usage
 from shared.store.token_cache import TableTokenStore
+
+
+def _use_sf_budget(settings: Settings) -> None:
+    """The process's Salesforce daily budget, and its call count kept for `status`."""
+    transport.configure_budget(settings.sf_daily_budget_percent)
+    if settings.storage_connection or settings.storage_account_name:
+        transport.install_usage_sink(lambda day, calls: api_usage.add(settings, day, calls))
+
 
 PartnerCenterFactory = Callable[[Settings], PartnerCenterClient]
 SalesforceFactory = Callable[[Settings], SalesforceClient]
@@ -41,6 +51,7 @@ def use_factories(
 def partner_center(settings: Settings) -> PartnerCenterClient:
     with _lock:
         if id(settings) not in _pc:
+            http_policy.limit_requests_per_second(settings.pc_max_requests_per_second)
             _pc[id(settings)] = _pc_factory(settings)
         return _pc[id(settings)]
 
@@ -48,6 +59,7 @@ def partner_center(settings: Settings) -> PartnerCenterClient:
 def salesforce(settings: Settings) -> SalesforceClient:
     with _lock:
         if id(settings) not in _sf:
+            _use_sf_budget(settings)
             _sf[id(settings)] = _sf_factory(settings)
         return _sf[id(settings)]
 

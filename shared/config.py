@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     )
     pc_timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP timeout per call.")
     pc_max_retries: int = Field(default=4, ge=0, description="Retries per call for 429/5xx.")
+    pc_max_requests_per_second: float = Field(
+        default=20.0,
+        ge=0,
+        description="Partner Center requests a second per process (0: unlimited), shared by live sync,"
+        " backfill and reconcile; backfill and reconcile yield to live sync.",
+    )
 
     # --- Salesforce ------------------------------------------------------------------------------
     sf_login_url: str = Field(
@@ -161,6 +167,13 @@ class Settings(BaseSettings):
     sf_max_retries: int = Field(default=4, ge=0, description="Retries per call for retryable errors.")
     sf_limit_slowdown_pct: int = Field(
         default=80, ge=1, le=100, description="Slow down above this % of the daily API limit."
+    )
+    sf_daily_budget_percent: float = Field(
+        default=50.0,
+        gt=0,
+        le=100,
+        description="Share (%) of the org's daily Salesforce API allocation this connector may use per"
+        " process and UTC day (100: no budget); backfill and reconcile stop at 90 % of it.",
     )
 
     # --- Salesforce poll -------------------------------------------------------------------------
@@ -218,6 +231,16 @@ class Settings(BaseSettings):
         default=False,
         description="Yes: also write the referral's whole notes text into the opportunity's Description"
         " (notes always arrive as one Salesforce note per addition; Description is left alone by default).",
+    )
+    custom_mappings: str = Field(
+        default="",
+        description="JSON list of extra field mappings (Salesforce field <-> referral path, direction,"
+        " transform); see shared/core/custom_mappings.py and the README.",
+    )
+    create_defaults: str = Field(
+        default="",
+        description="JSON object of constants for required fields on create,"
+        ' e.g. {"Opportunity.Type": "New Customer"}.',
     )
     on_opportunity_deleted: Literal["unlink", "recreate"] = Field(
         default="unlink",

@@ -56,6 +56,7 @@ var appSettings = {
   PC_PORTAL_REFERRAL_URL: 'https://partner.microsoft.com/dashboard/referrals/v2/leads/{id}/details'
   PC_TIMEOUT_SECONDS: '30.0'
   PC_MAX_RETRIES: '4'
+  PC_MAX_REQUESTS_PER_SECOND: '20'
   SF_LOGIN_URL: sfLoginUrl
   SF_API_VERSION: '59.0'
   SF_AUTH_MODE: sfAuthMode
@@ -68,6 +69,7 @@ var appSettings = {
   SF_TIMEOUT_SECONDS: '30.0'
   SF_MAX_RETRIES: '4'
   SF_LIMIT_SLOWDOWN_PCT: '80'
+  SF_DAILY_BUDGET_PERCENT: '50'
   SF_POLL_SCHEDULE: '0 * * * * *'
   SF_POLL_OVERLAP_SECONDS: '120'
   SF_POLL_LOOKBACK_HOURS: '24'
@@ -87,6 +89,8 @@ var appSettings = {
   SYNC_COSELL_ONLY: 'Yes'
   ON_OPPORTUNITY_DELETED: 'unlink'
   NOTES_TO_DESCRIPTION: 'No'
+  CUSTOM_MAPPINGS: ''
+  CREATE_DEFAULTS: ''
   CONFLICT_OWNER_OVERRIDES: ''
   AUDIT_FIELD_MAX_CHARS: '32000'
   LOG_LEVEL: logLevel

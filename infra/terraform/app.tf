@@ -42,6 +42,7 @@ locals {
     "PC_PORTAL_REFERRAL_URL"                    = "https://partner.microsoft.com/dashboard/referrals/v2/leads/{id}/details"
     "PC_TIMEOUT_SECONDS"                        = "30.0"
     "PC_MAX_RETRIES"                            = "4"
+    "PC_MAX_REQUESTS_PER_SECOND"                = "20"
     "SF_LOGIN_URL"                              = var.sf_login_url
     "SF_API_VERSION"                            = "59.0"
     "SF_AUTH_MODE"                              = var.sf_auth_mode
@@ -54,6 +55,7 @@ locals {
     "SF_TIMEOUT_SECONDS"                        = "30.0"
     "SF_MAX_RETRIES"                            = "4"
     "SF_LIMIT_SLOWDOWN_PCT"                     = "80"
+    "SF_DAILY_BUDGET_PERCENT"                   = "50"
     "SF_POLL_SCHEDULE"                          = "0 * * * * *"
     "SF_POLL_OVERLAP_SECONDS"                   = "120"
     "SF_POLL_LOOKBACK_HOURS"                    = "24"
@@ -73,6 +75,8 @@ locals {
     "SYNC_COSELL_ONLY"                          = "Yes"
     "ON_OPPORTUNITY_DELETED"                    = "unlink"
     "NOTES_TO_DESCRIPTION"                      = "No"
+    "CUSTOM_MAPPINGS"                           = ""
+    "CREATE_DEFAULTS"                           = ""
     "CONFLICT_OWNER_OVERRIDES"                  = ""
     "AUDIT_FIELD_MAX_CHARS"                     = "32000"
     "LOG_LEVEL"                                 = var.log_level

@@ -24,6 +24,7 @@ from itertools import islice
 
 from shared.config import Settings
 from shared.core.poll_window import parse_stamp
+from shared.core.rate_budget import background
 from shared.core.referral import Referral
 from shared.errors import PermanentError
 from shared.jobs import JobSource, RecordKind, SyncJob
@@ -299,6 +300,27 @@ def backfill(
 ) -> BackfillReport:
     """Enqueue a job for every referral (Partner Center) and Sync = Yes opportunity (Salesforce)
     changed since `since`; see the module docstring for checkpoint and rerun semantics."""
+    with background():  # the run's own reads yield to live traffic (issue #19)
+        return _backfill(
+            settings, clients, since=since, source=source, dry_run=dry_run, restart=restart,
+            batch_size=batch_size, enqueue=enqueue, progress=progress, now=now, max_queued=max_queued,
+        )  # fmt: skip
+
+
+def _backfill(
+    settings: Settings,
+    clients: OpsClients,
+    *,
+    since: datetime,
+    source: Source,
+    dry_run: bool,
+    restart: bool,
+    batch_size: int,
+    enqueue: Enqueue,
+    progress: Progress | None,
+    now: datetime | None,
+    max_queued: int,
+) -> BackfillReport:
     started = time.monotonic()
     until = now or datetime.now(UTC)
     report = BackfillReport(dry_run=dry_run)

@@ -428,6 +428,8 @@ def _print_status(report: StatusReport) -> None:
         out.print(f"{state} webhooks: {report.webhook.describe()}")
     else:
         out.print(f"✖ webhooks: could not read the registration: {report.webhook_error}")
+    if report.api_use is not None:
+        out.print(report.api_use.describe())
 
 
 @app.command("status")

@@ -8,17 +8,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared import api_clients
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
+from shared.core import rate_budget
 from shared.errors import CosellSyncError
 from shared.intake.salesforce_poll import WATERMARK as POLL_WATERMARK
 from shared.ops import backfill, reconcile
 from shared.ops.ops_clients import OpsClients
 from shared.ops.webhook_health import WebhookState, read_state
 from shared.partner_center.token_health import TokenHealth, read_health
-from shared.store import audit, watermarks
+from shared.store import api_usage, audit, watermarks
 from shared.store.audit import AuditEntry, Direction, Outcome
 from shared.store.storage_clients import queue_client
 
@@ -48,6 +49,46 @@ class Failure:
     error: str
 
 
+@dataclass(frozen=True)
+class ApiUse:
+    """Today's Salesforce API use: the org's (Sforce-Limit-Info / limits) and this connector's."""
+
+    org_used: int | None
+    allocated: int | None
+    ours: int | None
+    budget_percent: float
+    error: str | None = None
+
+    @property
+    def our_share_percent(self) -> float | None:
+        return rate_budget.share(self.ours, self.allocated) if self.ours is not None else None
+
+    def describe(self) -> str:
+        if self.error:
+            return f"Salesforce API use: unknown ({self.error})"
+        org = f"{self.org_used:,}/{self.allocated:,}" if self.org_used is not None and self.allocated else "?"
+        share = self.our_share_percent
+        ours = "?" if self.ours is None else f"{self.ours:,}"
+        mine = f"{share:.1f} %" if share is not None else "?"
+        budget = f"budget {self.budget_percent:g} %"
+        return f"Salesforce API use today: org {org}; cosell-sync {ours} ({mine}, {budget})"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"our_share_percent": self.our_share_percent}
+
+
+def api_use(settings: Settings, clients: OpsClients, now: datetime) -> ApiUse:
+    """The org's use from Salesforce (one call) and ours from the per-process counts in storage."""
+    ours: int | None = None
+    try:
+        ours = api_usage.calls_on(settings, now.astimezone(UTC).date())
+        usage = clients.sf.daily_api_usage()
+    except (CosellSyncError, AzureError) as exc:
+        return ApiUse(None, None, ours, settings.sf_daily_budget_percent, error=str(exc))
+    used, allocated = usage if usage is not None else (None, None)
+    return ApiUse(used, allocated, ours, settings.sf_daily_budget_percent)
+
+
 @dataclass
 class StatusReport:
     queue_depth: int | None
@@ -60,6 +101,8 @@ class StatusReport:
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     refresh_token: TokenHealth | None = None
     """Partner Center refresh token: issue time, days left, last renewal error (issue #15)."""
+    api_use: ApiUse | None = None
+    """Today's Salesforce API use and our share of it (issue #19)."""
 
     def to_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -73,6 +116,7 @@ class StatusReport:
             "failures": [asdict(f) | {"at": iso(f.at)} for f in self.failures],
             "webhook": self.webhook.to_json() if self.webhook else {"error": self.webhook_error},
             "refresh_token": self.refresh_token.to_json() if self.refresh_token else None,
+            "salesforce_api_use": self.api_use.to_json() if self.api_use else None,
         }
 
 
@@ -152,4 +196,5 @@ def collect_status(
         webhook_error=webhook_error,
         generated_at=now,
         refresh_token=refresh_token,
+        api_use=api_use(settings, clients, now),
     )

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from shared.core.rate_budget import TokenBucket, current_priority
 from shared.errors import ConfigError, ConflictError, CosellSyncError, PermanentError, TransientError, redact
 from shared.partner_center.tokens import TokenProvider
 
@@ -140,6 +141,20 @@ def response_request_id(response: httpx.Response) -> str | None:
     return None
 
 
+PC_RATE = TokenBucket(rate=0)
+"""This process's Partner Center request rate (PC_MAX_REQUESTS_PER_SECOND; 0 = unlimited), shared by
+live sync, backfill and reconcile; background callers (`rate_budget.background()`) yield to live ones."""
+
+
+def limit_requests_per_second(rate: float) -> None:
+    """Set the process's Partner Center rate: bursts of a tenth of a second, half kept for live calls."""
+    with PC_RATE._lock:
+        PC_RATE.rate = rate
+        PC_RATE.burst = max(1.0, rate / 10)
+        PC_RATE.tokens = min(PC_RATE.tokens, PC_RATE.burst)
+        PC_RATE.reserve = PC_RATE.burst / 2
+
+
 class ApiCaller:
     """Sends one logical API call: token, tracing ids, retries, logging, error translation."""
 
@@ -247,6 +262,9 @@ class ApiCaller:
             "MS-RequestId": request_id,
             **(headers or {}),
         }
+        pause = PC_RATE.acquire(time.monotonic(), current_priority())
+        if pause > 0:
+            self._sleep(pause)
         self.call_counts[label] += 1
         started = time.perf_counter()
         response: httpx.Response | None = None

@@ -28,6 +28,7 @@ from simple_salesforce.format import format_external_id, format_soql
 from shared.config import Settings
 from shared.core import salesforce_fields as f
 from shared.core.countries import UnknownCountry, normalise_country
+from shared.core.custom_mappings import custom_mappings
 from shared.core.notes import SellerNote
 from shared.errors import CosellSyncError, TransientError
 from shared.salesforce.classify import Action, DuplicatesDetected, Verdict, classify
@@ -106,6 +107,9 @@ def opportunity_select(settings: Settings, org: OrgDescription | None = None) ->
     ]
     names += [f"Account.{name}" for name in ACCOUNT_FIELDS]
     names.append(".".join(settings.sf_country_path))
+    custom = custom_mappings(settings)
+    names += custom.salesforce_fields("Opportunity")
+    names += [f"Account.{name}" for name in custom.salesforce_fields("Account")]
     unique = list(dict.fromkeys(n for n in names if n))
     children = f"{CONTACT_ROLE_SUBQUERY}, {SOLUTION_SUBQUERY}, {NOTE_LINKS_SUBQUERY}"
     return f"SELECT {', '.join(unique)}, {children} FROM Opportunity"  # noqa: S608 - SOQL; values go through format_soql
@@ -332,6 +336,16 @@ class SalesforceClient:
         if until is not None:
             soql += format_soql(" AND SystemModstamp <= {}", _aware(until))
         return self._query_pages(soql + " ORDER BY SystemModstamp, Id")
+
+    def daily_api_usage(self) -> tuple[int, int] | None:
+        """(used, allocated) of the org's daily API requests, from the /limits resource (its
+        response's `Sforce-Limit-Info` says the same; that is kept in `api_usage` on every call)."""
+        answer: Any = self._call("get", lambda sf: sf.restful("limits"))
+        body: dict[str, Any] = answer if isinstance(answer, dict) else {}
+        daily = body.get("DailyApiRequests") or {}
+        if "Max" in daily and "Remaining" in daily:
+            return int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"])
+        return self.api_usage
 
     def get_opportunity(self, opportunity_id: str) -> dict[str, Any] | None:
         """The opportunity with account, contact roles (with contacts) and solutions, in one query."""

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 from shared import api_clients
 from shared.config import Settings
+from shared.core.rate_budget import background
 from shared.errors import ConfigError, TransientError
 from shared.jobs import JobSource, SyncJob
 from shared.partner_center.referral_client import PartnerCenterClient
@@ -24,6 +26,7 @@ from shared.telemetry import record_sync
 
 log = logging.getLogger("cosell_sync.engine")
 
+_BACKGROUND_SOURCES = frozenset({JobSource.BACKFILL, JobSource.RECONCILE})
 _QUEUE_RETRY_THRESHOLD_S = 10.0  # longer waits are re-enqueued instead of holding a worker
 
 
@@ -43,7 +46,9 @@ def run_job(
     started = time.monotonic()
     try:
         require_ready_org(sf)  # an org failing a required check: refused, said once (issue #14)
-        result = engine.run(job)
+        # Backfill and reconcile jobs yield to live traffic in the API budgets (issue #19).
+        with background() if job.source in _BACKGROUND_SOURCES else nullcontext():
+            result = engine.run(job)
     except TransientError as exc:
         return _retry_later(job, exc, settings, dequeue_count, started)
     except ConfigError as exc:

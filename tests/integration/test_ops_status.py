@@ -111,3 +111,19 @@ def test_backfill_refuses_a_date_it_cannot_read(cli):
 
     assert result.exit_code == 2
     assert "not a date like 2025-01-31" in result.stderr
+
+
+def test_status_shows_salesforce_api_use_and_our_share(ops_settings, cli):
+    from shared.store import api_usage  # noqa: PLC0415 - only this test needs it
+
+    api_usage.add(ops_settings, datetime.now(UTC).date(), 120)
+
+    result = cli("status", "--json")
+
+    assert result.exit_code == 0, result.output
+    use = json.loads(result.stdout)["salesforce_api_use"]
+    assert use["allocated"] > 0 and use["org_used"] is not None
+    assert use["ours"] >= 120
+    assert use["our_share_percent"] == pytest.approx(100 * use["ours"] / use["allocated"])
+    text = cli("status").stdout
+    assert "Salesforce API use today: org" in text and "cosell-sync" in text
