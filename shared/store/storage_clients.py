@@ -1,9 +1,16 @@
 """Table and queue service clients built from `Settings`: a connection string locally (Azurite),
-the managed identity in Azure. One client per process and service, created lazily."""
+the managed identity in Azure. One client per process and service, created lazily.
+
+The clients' HTTP sessions do not scan the environment for proxy settings on every request
+(`requests` does that with `trust_env` on: ~14 % of the app's CPU per backfilled record, issue #19);
+the proxy settings are read once here instead. With a NO_PROXY list the scan stays on, because only
+`requests` applies that list per URL."""
 
 from __future__ import annotations
 
 import threading
+import urllib.request
+from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.data.tables import TableServiceClient
@@ -31,6 +38,17 @@ def _identity(settings: Settings) -> TokenCredential:
     return DefaultAzureCredential()
 
 
+def transport_options() -> dict[str, Any]:
+    """Keyword arguments for an Azure SDK client: proxies read once, no per-request scan."""
+    proxies = urllib.request.getproxies()
+    if "no" in proxies:
+        return {}
+    options: dict[str, Any] = {"use_env_settings": False}
+    if proxies:
+        options["proxies"] = proxies
+    return options
+
+
 def _key(settings: Settings) -> str:
     return settings.storage_connection or settings.storage_account_name or ""
 
@@ -40,10 +58,14 @@ def table_service(settings: Settings) -> TableServiceClient:
     with _lock:
         if key not in _tables:
             if settings.storage_connection:
-                _tables[key] = TableServiceClient.from_connection_string(settings.storage_connection)
+                _tables[key] = TableServiceClient.from_connection_string(
+                    settings.storage_connection, **transport_options()
+                )
             elif settings.storage_account_name:
                 url = f"https://{settings.storage_account_name}.table.core.windows.net"
-                _tables[key] = TableServiceClient(endpoint=url, credential=_identity(settings))
+                _tables[key] = TableServiceClient(
+                    endpoint=url, credential=_identity(settings), **transport_options()
+                )
             else:
                 raise ConfigError("set AzureWebJobsStorage or AzureWebJobsStorage__accountName")
         return _tables[key]
@@ -54,22 +76,37 @@ def queue_service(settings: Settings) -> QueueServiceClient:
     with _lock:
         if key not in _queues:
             if settings.storage_connection:
-                _queues[key] = QueueServiceClient.from_connection_string(settings.storage_connection)
+                _queues[key] = QueueServiceClient.from_connection_string(
+                    settings.storage_connection, **transport_options()
+                )
             elif settings.storage_account_name:
                 url = f"https://{settings.storage_account_name}.queue.core.windows.net"
-                _queues[key] = QueueServiceClient(account_url=url, credential=_identity(settings))
+                _queues[key] = QueueServiceClient(
+                    account_url=url, credential=_identity(settings), **transport_options()
+                )
             else:
                 raise ConfigError("set AzureWebJobsStorage or AzureWebJobsStorage__accountName")
         return _queues[key]
 
 
+_queue_clients: dict[tuple[str, str, bool], QueueClient] = {}
+
+
 def queue_client(settings: Settings, name: str, *, base64: bool = True) -> QueueClient:
-    """A queue client; `base64=True` matches the Functions trigger's default message encoding."""
+    """A queue client, built once per process and queue (clients are thread-safe); `base64=True`
+    matches the Functions trigger's default message encoding."""
+    key = (_key(settings), name, base64)
+    client = _queue_clients.get(key)
+    if client is not None:
+        return client
     service = queue_service(settings)
     if base64:
-        return service.get_queue_client(
+        client = service.get_queue_client(
             name,
             message_encode_policy=TextBase64EncodePolicy(),
             message_decode_policy=TextBase64DecodePolicy(),
         )
-    return service.get_queue_client(name)
+    else:
+        client = service.get_queue_client(name)
+    with _lock:
+        return _queue_clients.setdefault(key, client)

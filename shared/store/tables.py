@@ -13,6 +13,7 @@ from shared.store.storage_clients import table_service
 
 _lock = threading.Lock()
 _ready: set[tuple[str, str]] = set()
+_clients: dict[tuple[str, str], TableClient] = {}
 
 
 def table(settings: Settings, name: str) -> TableClient:
@@ -25,4 +26,8 @@ def table(settings: Settings, name: str) -> TableClient:
                 with contextlib.suppress(ResourceExistsError):
                     service.create_table(name)
                 _ready.add(key)
-    return service.get_table_client(name)
+    client = _clients.get(key)
+    if client is None:  # one client per table and process (building one is ~5 % of a record's CPU)
+        with _lock:
+            client = _clients.setdefault(key, service.get_table_client(name))
+    return client
