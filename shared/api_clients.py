@@ -65,13 +65,16 @@ def salesforce(settings: Settings) -> SalesforceClient:
 
 
 _stores: dict[int, RefreshTokenStore | None] = {}
+# Its own lock: building a Partner Center client (under `_lock`) asks for the store, and a
+# threading.Lock taken twice by one thread waits forever.
+_stores_lock = threading.Lock()
 
 
 def refresh_token_store(settings: Settings) -> RefreshTokenStore | None:
     """Where the rotated Partner Center refresh token is written back: the Key Vault secret when
     PC_REFRESH_TOKEN_VAULT_URL is set (Azure), else a Table Storage entity when storage is
     configured (the local stack), else nowhere (memory only)."""
-    with _lock:
+    with _stores_lock:
         if id(settings) not in _stores:
             _stores[id(settings)] = _build_store(settings)
         return _stores[id(settings)]
