@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         help="run only these stages (repeatable); others keep their previous figures",
     )
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    parser.add_argument("--sizes", type=int, nargs="+", help="backfill sizes (default 1000 10000)")
+    parser.add_argument("--runs", type=int, default=3, help="backfill runs per size (median, min, max)")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the stacks and worker processes started so far are stopped.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -75,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     if "backfill" in stages:
         console.print("[bold]backfill…[/]")
         started = time.monotonic()
-        results["backfill"] = backfill.run([300, 1000] if args.quick else [1000, 10_000])
+        sizes = args.sizes or ([300, 1000] if args.quick else [1000, 10_000])
+        results["backfill"] = backfill.run(sizes, runs=1 if args.quick else args.runs)
+        results["rate_limit"] = backfill.rate_limit(10.0)
         timings["backfill"] = round(time.monotonic() - started, 1)
         save(args.output, results)
     if "chaos" in stages:

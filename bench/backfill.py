@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import psutil
 from bench.common import BenchTimeout, sf_writes, wait_quiet
 from devstack.stack import LocalStack
 from devstack.worker_process import ROOT, spawn_worker
+from shared import api_clients
 
 SAMPLE_SECONDS = 0.5
 # Worker processes draining the queue, as instances would in Azure: one per core of this machine.
@@ -49,10 +51,43 @@ def _opportunity_count(stack: LocalStack) -> int:
     return int(response.json()["totalSize"])
 
 
-def measure(records: int, *, timeout: float, extra_workers: int = 0) -> dict[str, Any]:
+def _pc_total(stack: LocalStack) -> int:
+    return sum(v for k, v in stack.pc.counters().items() if k != "POST /token")
+
+
+def peak_rate(samples: list[tuple[float, int]], window: float = 1.0) -> float:
+    """The highest request rate over any stretch of at least `window` seconds between two samples
+    of a cumulative count (the shortest such stretch from each sample)."""
+    peak = 0.0
+    for i, (t0, c0) in enumerate(samples):
+        for t1, c1 in samples[i + 1 :]:
+            if t1 - t0 >= window:
+                peak = max(peak, (c1 - c0) / (t1 - t0))
+                break
+    return round(peak, 1)
+
+
+def floor_cpu_ms(stack: LocalStack, repeats: int = 50) -> float:
+    """CPU of the floor operations — one bare Partner Center GET and one Salesforce update through
+    the app's own clients — per pair, on this thread only (the simulators share this process)."""
+    pc = api_clients.partner_center(stack.settings)
+    sf = api_clients.salesforce(stack.settings)
+    referral = next(iter(pc.iter_referrals(top=1)))
+    opportunity = sf.query("SELECT Id FROM Opportunity LIMIT 1")[0]["Id"]
+    pc.get_referral(str(referral.id))  # warm connections and tokens
+    started = time.thread_time()
+    for _ in range(repeats):
+        pc.get_referral(str(referral.id))
+        sf.update_opportunity(opportunity, {"Description": "floor measurement"})
+    return round(1000 * (time.thread_time() - started) / repeats, 2)
+
+
+def measure(
+    records: int, *, timeout: float, extra_workers: int = 0, extra_settings: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One backfill of `records` seeded referrals on a fresh stack: the backfill process runs a worker
     host itself; `extra_workers` more worker processes drain the same queue (as more instances would)."""
-    with LocalStack(start_host=False) as stack:
+    with LocalStack(start_host=False, extra_settings=extra_settings) as stack:
         # No HTTP function runs here, so webhook deliveries would only retry against a closed port
         # (and compete with the backfill for the simulators' CPU): drop them.
         stack.pc.set_faults(webhooks={"drop_rate": 1.0})
@@ -76,6 +111,7 @@ def measure(records: int, *, timeout: float, extra_workers: int = 0) -> dict[str
             **{f"worker{n + 2}": p for n, p in enumerate(worker_procs)},
         )  # fmt: skip
         curve: list[tuple[float, int, float]] = []  # (seconds, records done, child RSS MB)
+        pc_samples: list[tuple[float, int]] = []  # (seconds, Partner Center calls so far)
         worker_peak = 0.0
         done = 0
         try:
@@ -84,6 +120,7 @@ def measure(records: int, *, timeout: float, extra_workers: int = 0) -> dict[str
                     raise BenchTimeout(f"backfill of {records}: {done} done after {timeout:.0f}s")
                 time.sleep(SAMPLE_SECONDS)
                 done = _opportunity_count(stack)
+                pc_samples.append((time.time() - started, _pc_total(stack)))
                 curve.append(
                     (round(time.time() - started, 2), done, round(proc.memory_info().rss / 2**20, 1))
                 )
@@ -97,13 +134,23 @@ def measure(records: int, *, timeout: float, extra_workers: int = 0) -> dict[str
             out, _ = child.communicate(timeout=60)
             for worker in workers:
                 worker.stop()
+        floor = floor_cpu_ms(stack)
         lines = out.strip().splitlines()
         enqueued_line = next((line for line in lines if line.startswith("enqueued")), "enqueued 0 0")
         peak = json.loads(lines[-1])["peak_rss_mb"]
         seconds = finished - started
         sf = stack.sf.counters()
         cpu_ms = 1000 * sum(cpu_seconds.values()) / records
+        app_cpu = sum(v for k, v in cpu_seconds.items() if k == "child" or k.startswith("worker"))
+        pc_counts = {k: v for k, v in stack.pc.counters().items() if k != "POST /token"}
+        sf_counts = {k: v for k, v in sf.items() if k not in ("token", "api_total")}
         return {
+            # The issue #19 figures: all calls per record (reads too), app CPU against the floor's.
+            "pc_total_calls_per_record": round(sum(pc_counts.values()) / records, 2),
+            "sf_total_calls_per_record": round(sum(sf_counts.values()) / records, 2),
+            "app_cpu_ms_per_record": round(1000 * app_cpu / records, 2),
+            "floor_cpu_ms": floor,
+            "pc_peak_requests_per_s": peak_rate(pc_samples),
             "records": records,
             "seconds": round(seconds, 2),
             "records_per_s": round(records / seconds, 1),
@@ -126,5 +173,57 @@ def measure(records: int, *, timeout: float, extra_workers: int = 0) -> dict[str
         }
 
 
-def run(sizes: list[int], *, worker_processes: int = WORKER_PROCESSES) -> dict[str, Any]:
-    return {str(n): measure(n, timeout=max(120.0, n / 5), extra_workers=worker_processes - 1) for n in sizes}
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median run's figures (by records/s) with every run's headline figures and the spread."""
+    ordered = sorted(runs, key=lambda r: float(r["records_per_s"]))
+    median = dict(ordered[len(ordered) // 2])
+    keys = ("records_per_s", "pc_total_calls_per_record", "sf_total_calls_per_record",
+            "app_cpu_ms_per_record", "floor_cpu_ms", "peak_rss_mb")  # fmt: skip
+    spread = {
+        key: {
+            "median": statistics.median(float(r[key]) for r in runs),
+            "min": min(float(r[key]) for r in runs),
+            "max": max(float(r[key]) for r in runs),
+        }
+        for key in keys
+    }
+    return {
+        **median,
+        "pc_calls_per_record": median["pc_total_calls_per_record"],
+        "sf_calls_per_record": median["sf_total_calls_per_record"],
+        "pc_calls_per_record_by_kind": median["pc_calls_per_record"],
+        "sf_calls_per_record_by_kind": median["sf_calls_per_record"],
+        "cpu_ratio_to_floor": round(median["app_cpu_ms_per_record"] / median["floor_cpu_ms"], 1),
+        "spread": spread,
+        "runs": [{key: r[key] for key in keys} for r in runs],
+    }
+
+
+def run(sizes: list[int], *, worker_processes: int = WORKER_PROCESSES, runs: int = 3) -> dict[str, Any]:
+    return {
+        str(n): summarise(
+            [measure(n, timeout=max(120.0, n / 5), extra_workers=worker_processes - 1) for _ in range(runs)]
+        )
+        for n in sizes
+    }
+
+
+def rate_limit(
+    limit_per_process: float, *, records: int = 300, worker_processes: int = WORKER_PROCESSES
+) -> dict[str, Any]:
+    """A backfill with PC_MAX_REQUESTS_PER_SECOND set: the Partner Center simulator's busiest second
+    against the limit summed over the processes (each process keeps its own bucket)."""
+    figures = measure(
+        records,
+        timeout=600.0,
+        extra_workers=worker_processes - 1,
+        extra_settings={"pc_max_requests_per_second": limit_per_process},
+    )
+    return {
+        "limit": limit_per_process * worker_processes,
+        "limit_per_process": limit_per_process,
+        "processes": worker_processes,
+        "observed_peak": figures["pc_peak_requests_per_s"],
+        "records": records,
+        "records_per_s": figures["records_per_s"],
+    }

@@ -205,8 +205,11 @@ def direction_detail(d: Direction, updates: int) -> dict[str, Any]:
     return {
         "updates": updates,
         "polls": d.polls,
-        "partner_center": {k: round(v / updates, 2) for k, v in sorted(pc.items())},
-        "salesforce": {k: round(v / updates, 2) for k, v in sorted(sf.items())},
+        # Totals per update (issue #19), the echoes of our own writes included, idle poll queries not.
+        "partner_center": round(sum(pc.values()) / updates, 2),
+        "salesforce": round((sum(sf.values()) - d.polls) / updates, 2),
+        "partner_center_by_kind": {k: round(v / updates, 2) for k, v in sorted(pc.items())},
+        "salesforce_by_kind": {k: round(v / updates, 2) for k, v in sorted(sf.items())},
     }
 
 

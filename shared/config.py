@@ -140,10 +140,10 @@ class Settings(BaseSettings):
     pc_timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP timeout per call.")
     pc_max_retries: int = Field(default=4, ge=0, description="Retries per call for 429/5xx.")
     pc_max_requests_per_second: float = Field(
-        default=20.0,
+        default=0.0,
         ge=0,
-        description="Partner Center requests a second per process (0: unlimited), shared by live sync,"
-        " backfill and reconcile; backfill and reconcile yield to live sync.",
+        description="Partner Center requests a second per process (0: unlimited; the templates set"
+        " 20), shared by live sync, backfill and reconcile; backfill and reconcile yield to live sync.",
     )
 
     # --- Salesforce ------------------------------------------------------------------------------
