@@ -221,6 +221,11 @@ class Settings(BaseSettings):
         description="An account/contact create refused by a duplicate rule: link to the record the rule"
         " matched (link), or save the duplicate anyway (allow_save: Sforce-Duplicate-Rule-Header).",
     )
+    partner_team_role: str = Field(
+        default="Sales Rep",
+        description="TeamMemberRole of a person added to the Opportunity Team because they were added to"
+        " the referral's partner team in Partner Center (access Read).",
+    )
     default_currency: str = Field(
         default="USD", min_length=3, max_length=3, description="Currency when the org has none."
     )

@@ -193,6 +193,48 @@ class SalesforceSimControl:
         )
         return contact_id, role_id
 
+    def add_user(
+        self,
+        email: str,
+        *,
+        first_name: str | None = "Pat",
+        last_name: str = "Seller",
+        phone: str | None = None,
+        active: bool = True,
+    ) -> str:
+        """An admin adds a User (the integration user cannot); returns its id."""
+        body = {
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": email,
+            "phone": phone,
+            "active": active,
+        }
+        return str(self._call("POST", "/users", body)["id"])
+
+    def add_team_member(
+        self, opportunity_id: str, user_id: str, *, role: str = "Sales Rep", access: str = "Edit"
+    ) -> str:
+        """A seller adds a user to the Opportunity Team (needs Opportunity Teams on); returns the row id."""
+        return self.create_record(
+            "OpportunityTeamMember",
+            OpportunityId=opportunity_id,
+            UserId=user_id,
+            TeamMemberRole=role,
+            OpportunityAccessLevel=access,
+        )
+
+    def remove_team_member(self, record_id: str) -> None:
+        self.delete_record("OpportunityTeamMember", record_id)
+
+    def team_members(self, opportunity_id: str) -> list[dict[str, Any]]:
+        """The opportunity's team rows with their users' emails (uncounted)."""
+        soql = (
+            "SELECT Id, UserId, TeamMemberRole, OpportunityAccessLevel, User.Email "
+            "FROM OpportunityTeamMember WHERE OpportunityId = '{}'"
+        )
+        return self.query(soql.format(opportunity_id))
+
     def add_solution(
         self,
         opportunity_id: str,

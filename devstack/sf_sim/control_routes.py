@@ -158,6 +158,20 @@ def _records(state: SimState, method: str, path: list[str], body: Any) -> Respon
     return json_response(org.record_json(sobject, org.get(sobject, rid)))
 
 
+def _users(state: SimState, method: str, rest: list[str], body: Any) -> Response:
+    """POST {"first_name", "last_name", "email", "phone", "active"}: an admin adds a User."""
+    if method != "POST":
+        return json_response({"error": "unknown control path"}, 404)
+    user_id = state.org.add_user(
+        body.get("first_name"),
+        body["last_name"],
+        body["email"],
+        phone=body.get("phone"),
+        active=bool(body.get("active", True)),
+    )
+    return json_response({"id": user_id}, 201)
+
+
 def _query(state: SimState, method: str, rest: list[str], body: Any) -> Response:
     if method != "POST":
         return json_response({"error": "unknown control path"}, 404)
@@ -181,6 +195,7 @@ _HANDLERS: dict[str, Handler] = {
     "org": _org,
     "validation-rules": _validation_rules,
     "records": _records,
+    "users": _users,
     "query": _query,
     "notes": _notes,
 }

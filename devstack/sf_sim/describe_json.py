@@ -36,7 +36,7 @@ def describe_global(org: Org) -> dict[str, Any]:
     return {
         "encoding": "UTF-8",
         "maxBatchSize": 200,
-        "sobjects": [describe_brief(org, o) for o in org.schema.values()],
+        "sobjects": [describe_brief(org, o) for o in org.schema.values() if org.view.object_visible(o)],
     }
 
 
@@ -44,6 +44,7 @@ def describe(org: Org, obj: ObjectDef) -> dict[str, Any]:
     children = [
         {"childSObject": rel.child, "field": rel.field, "relationshipName": rel.name, "cascadeDelete": True}
         for rel in obj.children.values()
+        if org.view.object_visible(org.schema[rel.child.lower()])
     ]
     return {
         **describe_brief(org, obj),

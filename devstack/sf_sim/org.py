@@ -100,20 +100,11 @@ class Org:
             self.store.reset()
             self.validation_rules: list[ValidationRule] = []
             self.view.hidden_fields = set()
-            now = self.store.stamp()
             for user_id, username, name in _USERS:
-                self.store.records["user"][ids.key(user_id)] = {
-                    "Id": user_id,
-                    "Username": username,
-                    "Name": name,
-                    "IsDeleted": False,
-                    "CreatedDate": now,
-                    "LastModifiedDate": now,
-                    "SystemModstamp": now,
-                    "CreatedById": INTEGRATION_USER_ID,
-                    "LastModifiedById": INTEGRATION_USER_ID,
-                }
+                first, _, last = name.partition(" ")
+                self.add_user(first, last, username, username=username, user_id=user_id)
             self.set_stages(DEFAULT_STAGES)
+            now = self.store.stamp()
             for record_type in self.profile.record_types:
                 self.store.records["recordtype"][ids.key(record_type.record_type_id)] = {
                     "Id": record_type.record_type_id,
@@ -123,6 +114,42 @@ class Org:
                     "IsActive": True,
                     "SystemModstamp": now,
                 }
+
+    def add_user(
+        self,
+        first_name: str | None,
+        last_name: str,
+        email: str,
+        *,
+        phone: str | None = None,
+        active: bool = True,
+        username: str | None = None,
+        user_id: str | None = None,
+    ) -> str:
+        """A User (Setup > Users; the API's integration user cannot create one)."""
+        with self.lock:
+            if user_id is None:
+                user_id = self.store.new_id("user")
+                while self.store.find("User", user_id):  # the built-in users hold fixed ids
+                    user_id = self.store.new_id("user")
+            now = self.store.stamp()
+            self.store.records["user"][ids.key(user_id)] = {
+                "Id": user_id,
+                "Username": username or email,
+                "Name": " ".join(p for p in (first_name, last_name) if p),
+                "FirstName": first_name,
+                "LastName": last_name,
+                "Email": email,
+                "Phone": phone,
+                "IsActive": active,
+                "IsDeleted": False,
+                "CreatedDate": now,
+                "LastModifiedDate": now,
+                "SystemModstamp": now,
+                "CreatedById": INTEGRATION_USER_ID,
+                "LastModifiedById": INTEGRATION_USER_ID,
+            }
+            return user_id
 
     def set_stages(self, stages: Iterable[tuple[str, int, str, bool, bool]]) -> None:
         """Replace the OpportunityStage picklist (name, probability, forecast, closed, won)."""
@@ -244,6 +271,7 @@ class Org:
         write_rules.derive(self, obj, record, changed)
         write_rules.check_rules(self, obj, record)
         write_rules.check_unique(self, obj, record)
+        write_rules.check_team_member(self, obj, record)
         duplicate_rules.check(self, obj, record)
         if previous is not None:
             now = self.store.stamp()

@@ -6,7 +6,7 @@ with. Pick one per simulator (`SalesforceSimulator(profile=...)`, `POST /_sim/pr
   rules, one sales process. (Kept as the default until the app learns the org from describe.)
 - `new_org`: what a new org has out of the box — single currency (no CurrencyIsoCode anywhere),
   State and Country/Territory picklists on, the standard Account and Contact duplicate rules active,
-  only the Master record type with all standard stages.
+  only the Master record type with all standard stages, Opportunity Teams off.
 - `enterprise`: multi-currency with active and inactive currencies, free-text countries, two
   Opportunity record types with different sales processes, no duplicate rules.
 """
@@ -71,6 +71,7 @@ class OrgProfile:
     record_types: tuple[RecordType, ...] = ()  # Opportunity record types besides Master
     default_record_type: str | None = None  # developer name; the integration user's default
     read_only_fields: frozenset[str] = field(default_factory=frozenset)  # "Opportunity.Field__c"
+    opportunity_teams: bool = True  # Setup > Opportunity Team Settings (OpportunityTeamMember exists)
 
     def with_options(self, options: dict[str, Any]) -> OrgProfile:
         """This profile with some settings overridden (the control API's and constructor's options)."""
@@ -122,13 +123,19 @@ class OrgProfile:
             ],
             "default_record_type": self.default_record().developer_name,
             "read_only_fields": sorted(self.read_only_fields),
+            "opportunity_teams": self.opportunity_teams,
         }
 
 
 PROFILES: dict[str, OrgProfile] = {
     "ideal": OrgProfile("ideal"),
     "new_org": OrgProfile(
-        "new_org", multi_currency=False, currencies=("USD",), country_picklists=True, duplicate_rules=True
+        "new_org",
+        multi_currency=False,
+        currencies=("USD",),
+        country_picklists=True,
+        duplicate_rules=True,
+        opportunity_teams=False,
     ),
     "enterprise": OrgProfile(
         "enterprise",

@@ -74,6 +74,7 @@ class ObjectDef:
     fields: dict[str, FieldDef] = field(default_factory=dict)
     children: dict[str, ChildRelationship] = field(default_factory=dict)  # lower-case name -> rel
     createable: bool = True
+    requires: str | None = None  # an org feature the object exists with ("opportunity_teams")
 
     def add(self, *defs: FieldDef) -> None:
         for d in defs:
@@ -333,15 +334,79 @@ def _opportunity_stage() -> ObjectDef:
     )
 
 
+TEAM_ROLES = (
+    "Account Manager",
+    "Channel Manager",
+    "Executive Sponsor",
+    "Lead Qualifier",
+    "Pre-Sales Consultant",
+    "Sales Manager",
+    "Sales Rep",
+)
+
+
+def _user() -> ObjectDef:
+    """Users exist through the control API only (the integration user may not create them)."""
+    user = ObjectDef("User", "005", createable=False)
+    user.add(
+        *_audit(),
+        _ro("Username", "string", length=80),
+        _ro("Name", "string", length=121),
+        _ro("FirstName", "string", length=40),
+        _ro("LastName", "string", length=80),
+        _ro("Email", "email", length=128),
+        _ro("Phone", "phone", length=40),
+        _ro("IsActive", "boolean"),
+    )
+    return user
+
+
+def _opportunity_team_member() -> ObjectDef:
+    """OpportunityTeamMember (`00q`), present only with Opportunity Teams enabled (spec §4.6)."""
+    member = ObjectDef("OpportunityTeamMember", "00q", requires="opportunity_teams")
+    member.add(
+        *_audit(),
+        FieldDef(
+            "OpportunityId",
+            "reference",
+            18,
+            required=True,
+            updateable=False,
+            reference_to="Opportunity",
+            relationship_name="Opportunity",
+        ),
+        FieldDef(
+            "UserId",
+            "reference",
+            18,
+            required=True,
+            updateable=False,
+            reference_to="User",
+            relationship_name="User",
+        ),
+        FieldDef("TeamMemberRole", "picklist", 40, picklist=TEAM_ROLES),
+        FieldDef(
+            "OpportunityAccessLevel",
+            "picklist",
+            40,
+            picklist=("Read", "Edit"),
+            restricted=True,
+            default="Read",
+        ),
+        _ro("Name", "string", length=121),
+    )
+    return member
+
+
 def _standard_objects() -> dict[str, ObjectDef]:
     opp, account, contact = _opportunity(), _account(), _contact()
-    user = ObjectDef("User", "005", createable=False)
-    user.add(*_audit(), _ro("Username", "string", length=80), _ro("Name", "string", length=121))
+    user = _user()
     objects = [
         opp,
         account,
         contact,
         _contact_role(),
+        _opportunity_team_member(),
         *_content_objects(),
         _opportunity_stage(),
         user,
@@ -349,6 +414,9 @@ def _standard_objects() -> dict[str, ObjectDef]:
     ]
     opp.children["opportunitycontactroles"] = ChildRelationship(
         "OpportunityContactRoles", "OpportunityContactRole", "OpportunityId"
+    )
+    opp.children["opportunityteammembers"] = ChildRelationship(
+        "OpportunityTeamMembers", "OpportunityTeamMember", "OpportunityId"
     )
     opp.children["contentdocumentlinks"] = ChildRelationship(
         "ContentDocumentLinks", "ContentDocumentLink", "LinkedEntityId"

@@ -18,9 +18,15 @@ class SchemaView:
     hidden_fields: set[tuple[str, str]] = field(default_factory=set)
     profile: OrgProfile = field(default_factory=lambda: resolve_profile(None))
 
+    def object_visible(self, obj: ObjectDef) -> bool:
+        """An object that exists only with an org feature (OpportunityTeamMember: Opportunity Teams)."""
+        if obj.requires == "opportunity_teams":
+            return self.profile.opportunity_teams
+        return True
+
     def sobject(self, name: str) -> ObjectDef:
         obj = self.schema.get(name.lower())
-        if obj is None:
+        if obj is None or not self.object_visible(obj):
             raise SfError(400, "INVALID_TYPE", f"sObject type '{name}' is not supported.")
         return obj
 

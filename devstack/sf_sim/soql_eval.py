@@ -118,7 +118,7 @@ class SoqlEvaluator:
     # ------------------------------------------------------------------ subqueries
     def _child_plan(self, obj: ObjectDef, sub: Query) -> ChildPlan:
         rel = obj.children.get(sub.sobject.lower())
-        if rel is None:
+        if rel is None or not self.view.object_visible(self.view.schema[rel.child.lower()]):
             raise SfError(
                 400,
                 "INVALID_TYPE",

@@ -77,6 +77,29 @@ def check_rules(org: Org, obj: ObjectDef, record: Record) -> None:
                 raise SfError(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, [])
 
 
+def check_team_member(org: Org, obj: ObjectDef, record: Record) -> None:
+    """An OpportunityTeamMember names an active user, once per opportunity (spec §4.6)."""
+    if obj.name != "OpportunityTeamMember":
+        return
+    user = org.store.find("User", str(record.get("UserId") or ""))
+    if user is None or not user.get("IsActive"):
+        raise SfError(400, "INACTIVE_OWNER_OR_USER", "operation performed with inactive user", ["UserId"])
+    for other in org.store.records["opportunityteammember"].values():
+        if (
+            other is not record
+            and other.get("Id") != record.get("Id")
+            and ids.key(str(other["OpportunityId"])) == ids.key(str(record["OpportunityId"]))
+            and ids.key(str(other["UserId"])) == ids.key(str(record["UserId"]))
+        ):
+            raise SfError(
+                400,
+                "DUPLICATE_VALUE",
+                f"duplicate value found: UserId duplicates value on record with id: {other['Id']}",
+                ["UserId"],
+            )
+    record["Name"] = user.get("Name")
+
+
 def check_unique(org: Org, obj: ObjectDef, record: Record) -> None:
     for fdef in unique_fields(obj):
         value = record.get(fdef.name)

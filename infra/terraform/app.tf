@@ -71,6 +71,7 @@ locals {
     "DEAL_CURRENCY_FIELD"                       = "auto"
     "SF_OPPORTUNITY_RECORD_TYPE"                = ""
     "SF_ON_DUPLICATE"                           = "link"
+    "PARTNER_TEAM_ROLE"                         = "Sales Rep"
     "DEFAULT_CURRENCY"                          = "USD"
     "SYNC_COSELL_ONLY"                          = "Yes"
     "ON_OPPORTUNITY_DELETED"                    = "unlink"

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from shared.core.partner_team import TeamMember, normalise_team
+
 NO_HELP_CODES = frozenset({"", "unknown", "none"})
 """Assistance request codes that mean "no help requested" (real referrals carry `Unknown`)."""
 
@@ -128,6 +130,7 @@ class CanonicalDeal(_Frozen):
     customer_address: Address = Address()
     customer_size: str | None = None
     contacts: tuple[Contact, ...] = ()
+    partner_team: tuple[TeamMember, ...] = ()
     deal_value: Decimal | None = None
     currency: str | None = None
     close_date: date | None = None
@@ -182,6 +185,11 @@ class CanonicalDeal(_Frozen):
         unique = {c for c in value if c != Contact()}
         return tuple(sorted(unique, key=Contact.sort_key))
 
+    @field_validator("partner_team", mode="after")
+    @classmethod
+    def _partner_team(cls, value: tuple[TeamMember, ...]) -> tuple[TeamMember, ...]:
+        return normalise_team(value)
+
     @field_validator("solutions", mode="after")
     @classmethod
     def _solutions(cls, value: tuple[Solution, ...]) -> tuple[Solution, ...]:
@@ -203,6 +211,7 @@ class CanonicalDeal(_Frozen):
             "customer_country": address.country,
             "customer_size": self.customer_size,
             "contacts": [c.model_dump() for c in self.contacts],
+            "partner_team": [m.model_dump() for m in self.partner_team],
             "deal_value": None if self.deal_value is None else str(self.deal_value),
             "currency": self.currency,
             "close_date": None if self.close_date is None else self.close_date.isoformat(),
@@ -233,6 +242,7 @@ class CanonicalDeal(_Frozen):
             ),
             customer_size=values.get("customer_size"),
             contacts=tuple(Contact(**c) for c in values.get("contacts") or ()),
+            partner_team=tuple(TeamMember(**m) for m in values.get("partner_team") or ()),
             deal_value=values.get("deal_value"),
             currency=values.get("currency"),
             close_date=values.get("close_date"),
@@ -263,6 +273,7 @@ SYNCED_FIELDS: tuple[str, ...] = (
     *CUSTOMER_ADDRESS_FIELDS,
     "customer_size",
     "contacts",
+    "partner_team",
     "deal_value",
     "currency",
     "close_date",

@@ -18,6 +18,7 @@ from shared.config import Settings
 from shared.core import help_codes
 from shared.core.canonical import Address, CanonicalDeal, Contact, Solution, clean_text, to_money
 from shared.core.countries import UnknownCountry, normalise_country
+from shared.core.partner_team import team_from_partner_center, team_wire
 from shared.errors import ValidationError
 
 MICROSOFT_ORG: Final = "msft"
@@ -137,6 +138,7 @@ def deal_from_partner_center(referral: Mapping[str, Any]) -> CanonicalDeal:
             Contact(**{key: member.get(wire) for key, wire in _MEMBER_KEYS.items()})
             for member in _list(_get(profile, "team"))
         ),
+        partner_team=team_from_partner_center(referral.get("team")),
         deal_value=_get(details, "dealValue"),
         currency=_get(details, "currency"),
         close_date=_close_date(_get(details, "closingDateTime")),
@@ -243,7 +245,7 @@ def partner_center_create_body(deal: CanonicalDeal, settings: Settings) -> dict[
                 },
             },
         },
-        "team": [],
+        "team": team_wire(values["partner_team"]),
         "target": [],
     }
     if deal.help_requested:
@@ -334,6 +336,8 @@ def partner_center_patch(changes: Mapping[str, Any], referral: Mapping[str, Any]
     if "contacts" in changes:
         team = _get(referral, "customerProfile", "team")
         patch.set(("customerProfile", "team"), _members(changes["contacts"] or [], team))
+    if "partner_team" in changes:
+        patch.set(("team",), team_wire(changes["partner_team"] or [], referral.get("team")))
     if "solutions" in changes:
         existing = _get(referral, "details", "requirements", "solutions")
         patch.set(("details", "requirements", "solutions"), _solutions(changes["solutions"] or [], existing))

@@ -23,6 +23,7 @@ from shared.core.canonical import (
 )
 from shared.core.countries import UnknownCountry, normalise_country
 from shared.core.marks import strip_mark, with_mark
+from shared.core.partner_team import team_from_salesforce
 from shared.core.stages import (
     format_referral_status,
     parse_referral_status,
@@ -137,6 +138,7 @@ def deal_from_salesforce(opp: Mapping[str, Any], settings: Settings) -> Canonica
             for role in _children(opp, "OpportunityContactRoles")
             if isinstance(role.get("Contact"), Mapping)
         ),
+        partner_team=team_from_salesforce(opp, settings.sf_username),
         deal_value=opp.get(settings.deal_value_field),
         currency=currency or settings.default_currency,
         close_date=clean_text(opp.get("CloseDate")),

@@ -35,6 +35,8 @@ class PairPlan:
     """The JSON Patch for Partner Center (empty when nothing goes there)."""
     notes: NotesPlan
     """Partner Center additions to attach in Salesforce, and seller notes appended to the referral."""
+    notices: tuple[str, ...] = ()
+    """What the audit line should also say, without blocking anything (e.g. `shared.sync.team_writes`)."""
 
 
 def plan_pair(

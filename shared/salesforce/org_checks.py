@@ -209,8 +209,17 @@ def check_duplicate_rules(settings: Settings, org: OrgDescription) -> Check:
 
 
 def check_teams(settings: Settings, org: OrgDescription) -> Check:
-    state = "enabled" if org.teams_enabled else "not enabled"
-    return Check(True, f"Opportunity Teams {state} (the sync does not need them)", required=False)
+    """The partner team (shared.core.partner_team): with Opportunity Teams the owner and the team
+    members sync with the referral's team; without, only the owner is sent."""
+    if org.teams_enabled:
+        return Check(True, "Opportunity Teams enabled: owner and team members sync with the partner team")
+    return Check(
+        True,
+        "Opportunity Teams not enabled: only the opportunity owner is sent to the referral's partner team;"
+        " Setup → Opportunity Team Settings → Enable Team Selling sends the team members too",
+        "Setup → Opportunity Team Settings → Enable Team Selling",
+        required=False,
+    )
 
 
 SALESFORCE_CHECKS: tuple[OrgCheck, ...] = (

@@ -77,6 +77,14 @@ SOLUTION_SUBQUERY = (
 )
 
 
+# The partner team (shared.core.partner_team): the owner, and the Opportunity Team when the org has it.
+OWNER_FIELDS = tuple(f"Owner.{name}" for name in ("FirstName", "LastName", "Email", "Phone", "Username"))
+TEAM_SUBQUERY = (
+    "(SELECT Id, UserId, TeamMemberRole, User.FirstName, User.LastName, User.Email, User.Phone, "
+    "User.Username FROM OpportunityTeamMembers)"
+)
+
+
 # The opportunity's notes (and files): enough to tell a seller's new note from ours without a call.
 NOTE_LINKS_SUBQUERY = (
     "(SELECT ContentDocumentId, ContentDocument.Title, ContentDocument.FileType, "
@@ -86,7 +94,8 @@ NOTE_LINKS_SUBQUERY = (
 
 def opportunity_select(settings: Settings, org: OrgDescription | None = None) -> str:
     """The SELECT ... FROM Opportunity clause fetching everything the sync needs in one call (the
-    currency field as resolved for `org` when DEAL_CURRENCY_FIELD is auto)."""
+    currency field as resolved for `org` when DEAL_CURRENCY_FIELD is auto; the Opportunity Team only
+    when `org` has Opportunity Teams enabled)."""
     names = ["Id", "Name", "StageName", "CloseDate", "IsClosed", "IsWon", settings.deal_value_field]
     currency = resolved_currency_field(settings, org)
     if currency:
@@ -104,6 +113,8 @@ def opportunity_select(settings: Settings, org: OrgDescription | None = None) ->
         "SystemModstamp",
         "LastModifiedById",
         "AccountId",
+        "OwnerId",
+        *OWNER_FIELDS,
     ]
     names += [f"Account.{name}" for name in ACCOUNT_FIELDS]
     names.append(".".join(settings.sf_country_path))
@@ -112,6 +123,8 @@ def opportunity_select(settings: Settings, org: OrgDescription | None = None) ->
     names += [f"Account.{name}" for name in custom.salesforce_fields("Account")]
     unique = list(dict.fromkeys(n for n in names if n))
     children = f"{CONTACT_ROLE_SUBQUERY}, {SOLUTION_SUBQUERY}, {NOTE_LINKS_SUBQUERY}"
+    if org is not None and org.teams_enabled:
+        children += f", {TEAM_SUBQUERY}"
     return f"SELECT {', '.join(unique)}, {children} FROM Opportunity"  # noqa: S608 - SOQL; values go through format_soql
 
 
@@ -174,9 +187,10 @@ class SalesforceClient:
     def _describe_get(self, path: str) -> Any:
         return self._call("describe", lambda sf: sf.restful(path))
 
-    def _org_for_reads(self) -> OrgDescription | None:
-        """The description when a read depends on it (DEAL_CURRENCY_FIELD=auto), else None (no call)."""
-        return self.org() if self.settings.deal_currency_field.lower() == "auto" else None
+    def _org_for_reads(self) -> OrgDescription:
+        """The description an opportunity read depends on (DEAL_CURRENCY_FIELD=auto, Opportunity Teams);
+        described once a day, as every write needs it anyway."""
+        return self.org()
 
     def take_adaptations(self) -> list[str]:
         """What this thread's writes adapted to the org since the last call (a duplicate linked, text
@@ -621,6 +635,53 @@ class SalesforceClient:
             f.CONTACT_ROLE,
             {"OpportunityId": opportunity_id, "ContactId": contact_id, "Role": role, "IsPrimary": primary},
             record_id=opportunity_id,
+        )
+
+    # ------------------------------------------------------------------ the partner team
+    def opportunity_teams_enabled(self) -> bool:
+        """Whether the org has Opportunity Teams (OpportunityTeamMember in Describe Global)."""
+        return self.org().teams_enabled
+
+    def active_users_by_email(self, emails: list[str]) -> dict[str, str]:
+        """Lower-cased email -> Id of the active users with these emails (one query; the oldest user
+        when two share an email)."""
+        if not emails:
+            return {}
+        soql = format_soql(
+            "SELECT Id, Email FROM User WHERE IsActive = true AND Email IN {} ORDER BY CreatedDate, Id",
+            sorted({e.lower() for e in emails}),
+        )
+        found: dict[str, str] = {}
+        for row in self.query(soql):
+            found.setdefault(str(row.get("Email") or "").lower(), str(row["Id"]))
+        return found
+
+    def add_team_member(
+        self, opportunity_id: str, user_id: str, role: str, access_level: str = "Read"
+    ) -> str:
+        """An OpportunityTeamMember (Object Reference "OpportunityTeamMember": OpportunityId, UserId,
+        TeamMemberRole, OpportunityAccessLevel Read/Edit). A user already on the team keeps their row
+        (a second one for the same user is refused), so a repeat after a crash adds nothing."""
+        existing = self._first(
+            format_soql(
+                "SELECT Id FROM OpportunityTeamMember WHERE OpportunityId = {} AND UserId = {} LIMIT 1",
+                opportunity_id,
+                user_id,
+            )
+        )
+        if existing:
+            return str(existing["Id"])
+        body = {
+            "OpportunityId": opportunity_id,
+            "UserId": user_id,
+            "TeamMemberRole": role,
+            "OpportunityAccessLevel": access_level,
+        }
+        return self._create("OpportunityTeamMember", body, record_id=opportunity_id)
+
+    def delete_team_member(self, record_id: str) -> None:
+        self._call(
+            "delete", lambda sf: _sobject(sf, "OpportunityTeamMember").delete(record_id), record_id=record_id
         )
 
     def create_solution(self, opportunity_id: str, solution: dict[str, Any]) -> str:

@@ -38,6 +38,7 @@ from shared.sync.context import SyncContext, SyncResult
 from shared.sync.opportunity_report import anchor_fields, fail, finish_salesforce, own_stamp
 from shared.sync.pair_sync import sync_pair
 from shared.sync.salesforce_writes import sync_contacts, sync_solutions
+from shared.sync.team_writes import add_team_after_create
 
 _DEFAULT_CLOSE_DAYS = 90  # Salesforce requires a close date; incoming leads may carry none
 
@@ -132,6 +133,7 @@ def create_opportunity(ctx: SyncContext, referral: Referral, link: Link | None) 
     opportunity_id, close_date = write_new_opportunity(ctx, deal, referral)
     digests = (note_digest(deal.notes),) if deal.notes else ()
     snapshot = {**deal.comparable(), "opportunity_id": opportunity_id}
+    snapshot["partner_team"] = add_team_after_create(ctx.sf, opportunity_id, deal.partner_team, ctx.settings)
     if deal.close_date is None:
         # Salesforce needed a close date the referral lacks: give Partner Center the same one now,
         # rather than through a round of echoes.

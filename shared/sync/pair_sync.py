@@ -19,6 +19,7 @@ from shared.store.links import Link
 from shared.sync.context import SyncContext, SyncResult
 from shared.sync.opportunity_report import anchor_fields, fail, finish_salesforce, mark_needs, own_stamp
 from shared.sync.salesforce_writes import apply_salesforce_changes, attach_partner_center_notes
+from shared.sync.team_writes import partner_team_view
 
 
 def plan_for(
@@ -28,10 +29,11 @@ def plan_for(
     appended to the referral (a note's text is not on the opportunity record)."""
     new_notes = new_seller_note_ids(opp, link.note_digests if link else ())
     seller_notes = ctx.sf.get_seller_notes(new_notes) if new_notes else []
-    return plan_pair(
-        ctx.settings, ctx.policy, referral, opp, link.snapshot if link else None,
+    team = partner_team_view(ctx.sf, ctx.settings, referral, opp, link.pc_state if link else None)
+    return team.finish(plan_pair(
+        ctx.settings, ctx.policy, team.referral, opp, link.snapshot if link else None,
         origin=origin, pending=link.pending if link else None, seller_notes=seller_notes,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def sync_pair(
@@ -121,6 +123,7 @@ def _write_salesforce(
             sf_fields["Description"] = plan.notes.text
         link = replace(link, snapshot=result.merged, pending=None, last_outcome="ok")
         text = describe(direction, changed, result) + _adoption_note(plan)
+        text += "".join(f"; {notice}" for notice in plan.notices)
         link = link.with_notes(new_digests).with_audit(audit_line(True, text))
         # Salesforce first, the link last: a worker that read the opportunity before this write
         # sees the link saved after its read, and reads again (see routing.route_linked_opportunity).

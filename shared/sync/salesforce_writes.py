@@ -17,6 +17,7 @@ from shared.core.mapping import (
 )
 from shared.core.notes import note_digest, note_title
 from shared.sync.ports import SalesforcePort
+from shared.sync.team_writes import sync_partner_team
 
 
 def _children(opp: Mapping[str, Any], relationship: str) -> list[Mapping[str, Any]]:
@@ -71,6 +72,8 @@ def apply_salesforce_changes(
         sync_contacts(sf, opp, list(changes["contacts"] or []))
     if "solutions" in changes:
         sync_solutions(sf, opp, list(changes["solutions"] or []))
+    if "partner_team" in changes:
+        sync_partner_team(sf, opp, list(changes["partner_team"] or []), settings)
     scalar = {key: value for key, value in changes.items() if key != "notes"}
     return salesforce_opportunity_fields(scalar, settings, current_stage=opp.get("StageName"))
 

@@ -106,6 +106,11 @@ class FakeSalesforce:
     notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Per opportunity: its notes ({"Id", "Title", "Text", "CreatedDate", "Author"})."""
     recycle_bin: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Users by id ({"Id", "FirstName", "LastName", "Email", "Phone", "Username", "IsActive"})."""
+    team_members: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """OpportunityTeamMembers by id ({"Id", "OpportunityId", "UserId", "TeamMemberRole", ...})."""
+    teams_enabled: bool = True
     writes: list[tuple[str, str]] = field(default_factory=list)
     refuse_updates: str | None = None
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -145,7 +150,73 @@ class FakeSalesforce:
             "OpportunityContactRoles": {"records": roles} if roles else None,
             F.SOLUTIONS_RELATIONSHIP: {"records": solutions} if solutions else None,
             "ContentDocumentLinks": self._note_links(opportunity_id),
+            "Owner": self.users.get(opp.get("OwnerId") or ""),
+            **self._team_of(opportunity_id),
         })  # fmt: skip
+
+    # ---------------------------------------------------------------- the partner team
+    def add_user(
+        self,
+        email: str,
+        first_name: str = "Pat",
+        last_name: str = "Seller",
+        *,
+        active: bool = True,
+        **values: Any,
+    ) -> str:
+        user_id = self.new_id("005")
+        self.users[user_id] = {
+            "Id": user_id, "FirstName": first_name, "LastName": last_name, "Email": email,
+            "Phone": None, "Username": email, "IsActive": active, **values,
+        }  # fmt: skip
+        return user_id
+
+    def add_to_team(self, opportunity_id: str, user_id: str, role: str = "Sales Rep") -> str:
+        """A seller adds someone to the Opportunity Team."""
+        record_id = self.new_id("00q")
+        self.team_members[record_id] = {
+            "Id": record_id, "OpportunityId": opportunity_id, "UserId": user_id,
+            "TeamMemberRole": role, "OpportunityAccessLevel": "Read",
+        }  # fmt: skip
+        return record_id
+
+    def _team_of(self, opportunity_id: str) -> dict[str, Any]:
+        if not self.teams_enabled:
+            return {}
+        rows = [
+            {**row, "User": self.users[row["UserId"]]}
+            for row in self.team_members.values()
+            if row["OpportunityId"] == opportunity_id
+        ]
+        return {"OpportunityTeamMembers": {"records": rows} if rows else None}
+
+    def opportunity_teams_enabled(self) -> bool:
+        return self.teams_enabled
+
+    def active_users_by_email(self, emails: list[str]) -> dict[str, str]:
+        wanted = {e.lower() for e in emails}
+        found: dict[str, str] = {}
+        for user in self.users.values():
+            email = str(user.get("Email") or "").lower()
+            if user.get("IsActive") and email in wanted:
+                found.setdefault(email, user["Id"])
+        return found
+
+    def add_team_member(
+        self, opportunity_id: str, user_id: str, role: str, access_level: str = "Read"
+    ) -> str:
+        assert self.teams_enabled, "OpportunityTeamMember is not an object in this org"
+        for row in self.team_members.values():
+            if row["OpportunityId"] == opportunity_id and row["UserId"] == user_id:
+                return str(row["Id"])
+        record_id = self.add_to_team(opportunity_id, user_id, role)
+        self.team_members[record_id]["OpportunityAccessLevel"] = access_level
+        self.writes.append(("team_add", opportunity_id))
+        return record_id
+
+    def delete_team_member(self, record_id: str) -> None:
+        row = self.team_members.pop(record_id)
+        self.writes.append(("team_delete", row["OpportunityId"]))
 
     def delete(self, opportunity_id: str) -> None:
         """A seller deletes the opportunity (it goes to the recycle bin)."""

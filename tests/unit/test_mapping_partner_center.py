@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from shared.core.canonical import Address, CanonicalDeal, Contact, Solution
+from shared.core.partner_team import TeamMember
 from shared.core.mapping import (
     ReferralCategory,
     deal_from_partner_center,
@@ -62,6 +63,7 @@ def test_a_referral_maps_every_synced_field():
         ),
         notes="Customer wants a migration plan",
         microsoft_crm_id="7-ABC",
+        partner_team=(TeamMember(email="john@partner.example", first_name="John", last_name="Doe"),),
         referral_id=REFERRAL_ID,
         opportunity_id=OPPORTUNITY_ID,
         engagement_id=ENGAGEMENT_ID,

@@ -141,3 +141,14 @@ def test_duplicates_detected_carries_the_matched_ids_best_first():
     error = classify(400, body).error()
     assert isinstance(error, DuplicatesDetected)
     assert error.matches == ("001B", "001A")
+
+
+def test_doctor_says_whether_the_partner_team_can_include_the_opportunity_team():
+    from dataclasses import replace
+
+    from shared.salesforce.org_checks import check_teams
+
+    assert check_teams(a_settings(), replace(an_org(), global_names=frozenset({"opportunityteammember"}))).ok
+    off = check_teams(a_settings(), replace(an_org(), global_names=frozenset()))
+    assert (off.ok, off.required) == (True, False)  # advice: the sync runs, owner only
+    assert "only the opportunity owner" in off.label and "Enable Team Selling" in off.label
