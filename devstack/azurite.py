@@ -1,4 +1,8 @@
-"""Start and stop Azurite (npm package, installed by the Makefile into .tools/) on free ports."""
+"""Start and stop Azurite (npm package, installed by the Makefile into .tools/) on free ports.
+
+`Azurite(location=...)` persists to that folder, so `restart()` (or stopping and starting Azurite on
+the same folder) loses nothing; `python -m devstack.azurite` and `make demo` use `.azurite/` in the
+work tree. Without a location it runs in memory (the tests: fast, nothing left behind)."""
 
 from __future__ import annotations
 
@@ -6,12 +10,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.ports import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LOCATION = ROOT / ".azurite"
 # The emulator's well-known public development key (published in Microsoft's Azurite docs).
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -34,6 +40,7 @@ class Azurite:
     blob_port: int = field(default_factory=free_port)
     queue_port: int = field(default_factory=free_port)
     table_port: int = field(default_factory=free_port)
+    location: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     workdir: str | None = None
 
@@ -47,10 +54,15 @@ class Azurite:
         )
 
     def start(self) -> Azurite:
-        # In memory, so nothing lands in the work tree; cwd is a temp folder for Azurite's debris.
-        self.workdir = tempfile.mkdtemp(prefix="azurite-")
+        # cwd is a temp folder for Azurite's debris; data lives in `location`, or in memory.
+        self.workdir = self.workdir or tempfile.mkdtemp(prefix="azurite-")
+        if self.location is not None:
+            self.location.mkdir(parents=True, exist_ok=True)
+            persistence = ["--location", str(self.location)]
+        else:
+            persistence = ["--inMemoryPersistence"]
         args = [
-            azurite_binary(), "--silent", "--inMemoryPersistence", "--skipApiVersionCheck",
+            azurite_binary(), "--silent", *persistence, "--skipApiVersionCheck",
             "--disableTelemetry", "--loose",
             "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
             "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
@@ -67,15 +79,30 @@ class Azurite:
             wait_listening(port, timeout=60)
         return self
 
-    def stop(self) -> None:
+    def kill(self, *, graceful: bool = True) -> None:
+        """Stop the Azurite process only (the data folder and ports stay for `start`)."""
         if self.process and self.process.poll() is None:
-            self.process.terminate()
+            if graceful:
+                self.process.terminate()
+            else:
+                self.process.kill()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(timeout=10)
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop Azurite, stay down `down_seconds`, start it again on the same ports and data."""
+        self.kill()
+        time.sleep(down_seconds)
+        self.start()
+
+    def stop(self) -> None:
+        self.kill()
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
 
     def __enter__(self) -> Azurite:
         return self.start()
@@ -85,7 +112,7 @@ class Azurite:
 
 
 if __name__ == "__main__":
-    with Azurite() as az:
+    with Azurite(location=DEFAULT_LOCATION) as az:
         print(az.connection_string, flush=True)
         try:
             assert az.process is not None

@@ -174,6 +174,7 @@ class LocalFunctionsHost:
         for function in self.functions:
             kind = _trigger(function).type
             if kind == "queueTrigger":
+                _create_queues(*self._queues(function))  # before start() returns, as the host does
                 self._spawn(self._queue_loop, function)
             elif kind == "timerTrigger":
                 self._spawn(self._timer_loop, function)
@@ -255,16 +256,20 @@ class LocalFunctionsHost:
             raise KeyError(f"queue trigger connection setting {connection} is not set")
         return QueueClient.from_connection_string(conn, queue_name)
 
-    def _queue_loop(self, function: func.Function) -> None:
+    def _queues(self, function: func.Function) -> tuple[QueueClient, QueueClient]:
+        """The trigger's queue and its poison queue."""
         trigger = _trigger(function)
-        name = _name(function)
         queue_name = resolve_setting_expression(trigger.queue_name, self.environ)
         connection = trigger.connection or "AzureWebJobsStorage"
-        queue = self._queue_client(connection, queue_name)
-        poison = self._queue_client(connection, f"{queue_name}-poison")
-        for client in (queue, poison):
-            with contextlib.suppress(ResourceExistsError):
-                client.create_queue()
+        return (
+            self._queue_client(connection, queue_name),
+            self._queue_client(connection, f"{queue_name}-poison"),
+        )
+
+    def _queue_loop(self, function: func.Function) -> None:
+        name = _name(function)
+        queue, poison = self._queues(function)
+        queue_name = queue.queue_name
         qs = self.queue_settings
         inflight = threading.Semaphore(qs.batch_size + qs.new_batch_threshold)
         pool = ThreadPoolExecutor(max_workers=qs.batch_size + qs.new_batch_threshold, thread_name_prefix=name)
@@ -278,6 +283,10 @@ class LocalFunctionsHost:
                         visibility_timeout=int(self.processing_lease_seconds),
                     )
                 )
+            except ResourceNotFoundError:  # the queue was deleted (or storage lost its data)
+                log.warning("queue %s is missing: creating it again", queue_name)
+                _create_queues(queue, poison)
+                messages = []
             except AzureError as exc:
                 log.warning("queue %s: receive failed (%s); backing off", queue_name, exc)
                 messages = []
@@ -307,6 +316,16 @@ class LocalFunctionsHost:
             target=self._renew_lease, args=(queue, message, receipt, renewing), daemon=True
         )
         renewer.start()
+        if message.dequeue_count > qs.max_dequeue_count:
+            # Failed maxDequeueCount times but could not be moved to the poison queue then: move it
+            # now without running it again (as the host does), so it is never re-delivered unbounded.
+            renewing.set()
+            renewer.join()
+            try:
+                self._to_poison(name, queue, poison, message, receipt[0], raw, "earlier move failed")
+            finally:
+                inflight.release()
+            return
         try:
             self.stats.count(self.stats.invocations, name)
             body = _decode(raw, qs.message_encoding)
@@ -362,13 +381,7 @@ class LocalFunctionsHost:
         qs = self.queue_settings
         try:
             if message.dequeue_count >= qs.max_dequeue_count:
-                log.error(
-                    "function %s failed on message %s (dequeue count %s) -> %s-poison: %s",
-                    name, message.id, message.dequeue_count, queue.queue_name, exc,
-                )  # fmt: skip
-                poison.send_message(raw)
-                queue.delete_message(message.id, receipt)
-                self.stats.count(self.stats.poisoned, name)
+                self._to_poison(name, queue, poison, message, receipt, raw, exc)
             else:
                 log.warning(
                     "function %s failed on message %s (dequeue count %s), retry in %ss: %s",
@@ -377,6 +390,33 @@ class LocalFunctionsHost:
                 queue.update_message(message.id, receipt, visibility_timeout=int(qs.visibility_timeout))
         except ResourceNotFoundError:
             log.warning("message %s vanished while failing it (lease lost)", message.id)
+
+    def _to_poison(  # noqa: PLR0917 - the message and both queues
+        self, name: str, queue: QueueClient, poison: QueueClient, message: Any, receipt: str, raw: str,
+        exc: object,
+    ) -> None:  # fmt: skip
+        """Copy the message to the poison queue (creating it when missing), then delete it. When the
+        copy fails the message stays hidden for a growing while (never re-run, see _process_one)."""
+        log.error(
+            "function %s failed on message %s (dequeue count %s) -> %s: %s",
+            name, message.id, message.dequeue_count, poison.queue_name, exc,
+        )  # fmt: skip
+        try:
+            try:
+                poison.send_message(raw)
+            except ResourceNotFoundError:
+                log.warning("queue %s is missing: creating it again", poison.queue_name)
+                _create_queues(poison)
+                poison.send_message(raw)
+        except AzureError as move_error:
+            extra = max(message.dequeue_count - self.queue_settings.max_dequeue_count, 0)
+            hide = int(min(self.queue_settings.visibility_timeout * 2 ** (extra + 1), 600))
+            log.error("message %s could not be moved to %s (%s); next try in %ss",
+                      message.id, poison.queue_name, move_error, hide)  # fmt: skip
+            queue.update_message(message.id, receipt, visibility_timeout=hide)
+            return
+        queue.delete_message(message.id, receipt)
+        self.stats.count(self.stats.poisoned, name)
 
     def _send_outputs(self, function: func.Function, outputs: dict[str, Any]) -> None:
         for binding in function.get_bindings():
@@ -454,6 +494,12 @@ def _name(function: func.Function) -> str:
 
 def _available(semaphore: threading.Semaphore) -> int:
     return int(getattr(semaphore, "_value", 0))
+
+
+def _create_queues(*clients: QueueClient) -> None:
+    for client in clients:
+        with contextlib.suppress(ResourceExistsError):
+            client.create_queue()
 
 
 def _decode(raw: str, encoding: str) -> bytes:

@@ -30,7 +30,7 @@ from shared.ops.dry_run import DryRunResult, plan_opportunity_sync
 from shared.ops.ops_clients import OpsClients
 from shared.ops.reconcile import DEFAULT_OVERLAP, reconcile
 from shared.ops.replay import ReplayReport, replay
-from shared.ops.status import StatusReport, collect_status
+from shared.ops.status import StatusReport, Verdict, collect_status
 from shared.ops.webhook_health import (
     CheckResult,
     RegisterResult,
@@ -39,6 +39,7 @@ from shared.ops.webhook_health import (
     register_webhooks,
     unregister_webhooks,
 )
+from shared.telemetry import apply_log_level
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -87,6 +88,13 @@ def _session(ctx: typer.Context) -> Iterator[tuple[Settings, OpsClients]]:
     context: CliContext = ctx.obj
     try:
         settings = context.load()
+        apply_log_level(settings)
+        if not (settings.storage_connection or settings.storage_account_name):
+            # Fail at once (exit 2) instead of trying API calls first and storage last.
+            raise ConfigError(
+                "no storage account: set AzureWebJobsStorage (a connection string; the demo writes "
+                "one to .demo.env) or AzureWebJobsStorage__accountName (the managed identity)"
+            )
         with context.make_clients(settings) as clients:
             yield settings, clients
     except ConfigError as exc:
@@ -397,7 +405,32 @@ def replay_command(
 
 
 # ---------------------------------------------------------------------------------- status
+def _print_health(report: StatusReport) -> None:
+    health = report.health
+    if health is None:
+        return
+    mark = {"healthy": "✔", "degraded": "⚠", "failing": "✖"}[health.verdict.value]
+    out.print(f"{mark} {health.verdict.value}" + (": " + "; ".join(health.reasons) if health.reasons else ""),
+              markup=False)  # fmt: skip
+    if health.retrying or health.poisoned:
+        jobs = Table(title="Jobs not done, by cause")
+        for column in ("cause", "retrying", "poisoned"):
+            jobs.add_column(column, justify="left" if column == "cause" else "right")
+        for cause in sorted(set(health.retrying) | set(health.poisoned)):
+            jobs.add_row(cause, str(health.retrying.get(cause, 0)), str(health.poisoned.get(cause, 0)))
+        out.print(jobs)
+    if health.config_error is not None:
+        problem = health.config_error
+        out.print(f"✖ newest configuration error ({_when(problem.at)}): {problem.error}", markup=False)
+        out.print(f"  fix: {problem.fix}", markup=False)
+
+
 def _print_status(report: StatusReport) -> None:
+    _print_health(report)
+    if report.refresh_token is not None:
+        out.print(f"Partner Center refresh token: {report.refresh_token.line()}", markup=False)
+    if report.poll_error:
+        out.print(f"✖ Salesforce poll: {report.poll_error}", markup=False)
     queues = Table(title="Queues")
     queues.add_column("queue")
     queues.add_column("messages", justify="right")
@@ -439,14 +472,18 @@ def status_command(
     days: Annotated[int, typer.Option(min=1, max=90, help="Audit days to look back.")] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Queue and poison depths, watermarks and lag, last successful sync per direction, latest
-    failures and the webhook registration."""
+    """The health verdict first (healthy / degraded / failing: exit 0 / 1 / 1; 2 = settings), jobs
+    retrying and poisoned by cause, the newest configuration error and its fix, the refresh token,
+    queue depths, watermarks and lag, last successful sync per direction, latest failures and the
+    webhook registration."""
     with _session(ctx) as (settings, clients):
         report = collect_status(settings, clients, days=days)
     if as_json:
         _json(report.to_json())
     else:
         _print_status(report)
+    if report.health is not None and report.health.verdict is not Verdict.HEALTHY:
+        raise typer.Exit(EXIT_FAILED)
 
 
 # ---------------------------------------------------------------------------------- dry-run

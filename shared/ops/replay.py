@@ -23,10 +23,9 @@ from azure.storage.queue import QueueClient, QueueMessage
 from shared.config import POISON_QUEUE, Settings
 from shared.jobs import InvalidJob, JobSource, SyncJob
 from shared.ops.backfill import Enqueue
-from shared.store import job_queue
+from shared.store import job_queue, tables
 from shared.store.audit import AuditEntry
 from shared.store.storage_clients import queue_client
-from shared.store.tables import table
 
 log = logging.getLogger("cosell_sync.ops.replay")
 
@@ -106,7 +105,6 @@ def last_errors(
     found: dict[str, AuditEntry] = {}
     if not wanted:
         return found
-    client = table(settings, settings.audit_table)
     today = (now or datetime.now(UTC)).date()
     for back in range(days):
         day = (today - timedelta(days=back)).isoformat()
@@ -118,7 +116,8 @@ def last_errors(
             params: dict[str, Any] = {"pk": day, **{f"t{i}": t for i, t in enumerate(chunk)}}
             # The SDK substitutes @names split on whitespace, hence the spaced parentheses.
             traces = " or ".join(f"TraceId eq @t{i}" for i in range(len(chunk)))
-            for entity in client.query_entities(f"PartitionKey eq @pk and ( {traces} )", parameters=params):
+            query = f"PartitionKey eq @pk and ( {traces} )"
+            for entity in tables.query(settings, settings.audit_table, query, params):
                 entry = AuditEntry.from_entity(dict(entity))
                 if entry.error and entry.trace_id not in found:
                     found[entry.trace_id] = entry  # rows sort newest first within a day

@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.config import Settings
 from shared.errors import redact
-from shared.store.tables import table
+from shared.store import tables
 
 _MAX_TICKS = 10**19
 _ERROR_CHARS = 4000
@@ -97,12 +97,12 @@ class AuditEntry:
 
 
 def write(settings: Settings, entry: AuditEntry) -> None:
-    table(settings, settings.audit_table).create_entity(entry.to_entity())
+    entity = entry.to_entity()
+    tables.call(settings, settings.audit_table, lambda client: client.create_entity(entity))
 
 
 def recent(settings: Settings, *, days: int = 2, outcome: Outcome | None = None) -> Iterator[AuditEntry]:
     """Entries of the last `days` days, newest first (day partitions are read newest day first)."""
-    client = table(settings, settings.audit_table)
     today = datetime.now(UTC).date()
     for back in range(days):
         day = (today - timedelta(days=back)).isoformat()
@@ -111,5 +111,5 @@ def recent(settings: Settings, *, days: int = 2, outcome: Outcome | None = None)
         if outcome is not None:
             query += " and Outcome eq @outcome"
             params["outcome"] = outcome.value
-        for entity in client.query_entities(query, parameters=params):
+        for entity in tables.query(settings, settings.audit_table, query, params):
             yield AuditEntry.from_entity(dict(entity))

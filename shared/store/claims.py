@@ -23,6 +23,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from shared.config import Settings
 from shared.errors import TransientError
+from shared.store import tables
 from shared.store.tables import table
 
 _ROW = "claim"
@@ -37,7 +38,7 @@ def claim(
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            etag = _take(settings, key, ttl_seconds)
+            etag = tables.call(settings, settings.links_table, lambda _c: _take(settings, key, ttl_seconds))
             break
         except TransientError:
             if time.monotonic() >= deadline:

@@ -1,8 +1,12 @@
-"""Putting jobs on the work queue (and on the poison queue for messages that are not jobs)."""
+"""Putting jobs on the work queue (and on the poison queue for messages that are not jobs).
+
+A queue that storage says is missing (deleted, or an emulator restarted without its data) is
+created and the send retried once, so a lost queue costs one extra call instead of every job."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,40 +17,58 @@ from shared.errors import TransientError
 from shared.jobs import SyncJob
 from shared.store.storage_clients import queue_client
 
+log = logging.getLogger("cosell_sync.store")
 _created: set[tuple[str, str]] = set()
 _SEND_THREADS = 8
 
 
-def _ensure(settings: Settings, name: str) -> None:
+def _ensure(settings: Settings, name: str, *, again: bool = False) -> None:
     key = (settings.storage_connection or settings.storage_account_name or "", name)
-    if key in _created:
+    if key in _created and not again:
         return
+    if again:
+        log.warning("queue %s is missing (deleted, or storage lost its data): creating it again", name)
     with contextlib.suppress(ResourceExistsError):
         queue_client(settings, name).create_queue()
     _created.add(key)
+
+
+def _send_all(
+    settings: Settings, name: str, messages: list[str], delay_seconds: int, *, base64: bool
+) -> None:
+    client = queue_client(settings, name, base64=base64)
+
+    def send(message: str) -> None:
+        client.send_message(message, visibility_timeout=delay_seconds or None)
+
+    if len(messages) == 1:
+        send(messages[0])
+    elif messages:
+        with ThreadPoolExecutor(min(_SEND_THREADS, len(messages)), thread_name_prefix="enqueue") as pool:
+            for _ in pool.map(send, messages):
+                pass
+
+
+def send_healing(
+    settings: Settings, name: str, messages: list[str], *, delay_seconds: int = 0, base64: bool = True
+) -> None:
+    """Send `messages` to queue `name`; on QueueNotFound create the queue and send them once more
+    (a duplicate is harmless: jobs are idempotent)."""
+    _ensure(settings, name)
+    try:
+        _send_all(settings, name, messages, delay_seconds, base64=base64)
+    except ResourceNotFoundError:
+        _ensure(settings, name, again=True)
+        _send_all(settings, name, messages, delay_seconds, base64=base64)
 
 
 def enqueue(settings: Settings, jobs: Iterable[SyncJob], *, delay_seconds: int = 0) -> int:
     """Send each job; raises TransientError when storage refuses (callers then must not ack).
     A batch is sent over several connections at once: Queue Storage has no batch put, and one
     message at a time would make a large backfill wait on round trips."""
-    client = queue_client(settings, SYNC_QUEUE)
     messages = [job.to_message() for job in jobs]
-
-    def send(message: str) -> None:
-        client.send_message(message, visibility_timeout=delay_seconds or None)
-
     try:
-        _ensure(settings, SYNC_QUEUE)
-        if len(messages) == 1:
-            send(messages[0])
-        elif messages:
-            with ThreadPoolExecutor(min(_SEND_THREADS, len(messages)), thread_name_prefix="enqueue") as pool:
-                for _ in pool.map(send, messages):
-                    pass
-    except ResourceNotFoundError as exc:
-        _created.clear()
-        raise TransientError("queue missing; it is created on the next attempt", provider="storage") from exc
+        send_healing(settings, SYNC_QUEUE, messages, delay_seconds=delay_seconds)
     except AzureError as exc:
         raise TransientError(f"could not enqueue: {exc}", provider="storage") from exc
     return len(messages)
@@ -64,5 +86,4 @@ def depth(settings: Settings, name: str = SYNC_QUEUE) -> int:
 
 def poison_raw(settings: Settings, raw_message: str) -> None:
     """Put a (decoded) message body unchanged on the poison queue, as the host does after maxDequeueCount."""
-    _ensure(settings, POISON_QUEUE)
-    queue_client(settings, POISON_QUEUE).send_message(raw_message)
+    send_healing(settings, POISON_QUEUE, [raw_message])

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
 from devstack.demo import Scenario
 from devstack.stack import LocalStack
@@ -108,3 +109,47 @@ def test_webhook_to_salesforce_latency_is_seconds(stack: LocalStack):
     referral: dict[str, Any] = stack.pc.send_referral()
     wait_for(lambda: opportunities_for(stack, referral["id"]))
     assert time.monotonic() - started < 15  # generous: this proves "seconds", the benchmark measures it
+
+
+def test_tables_and_queues_deleted_under_the_running_host_come_back_and_nothing_is_lost(stack: LocalStack):
+    """Storage that lost its tables and queues (deleted, or an emulator restarted without data): the
+    next jobs create them again and succeed; the poll keeps its watermark (no day-long re-read)."""
+    from datetime import UTC, datetime, timedelta
+
+    from shared.intake.salesforce_poll import WATERMARK
+    from shared.store import watermarks
+    from shared.store.storage_clients import table_service
+
+    settings = stack.settings
+    if watermarks.get(settings, WATERMARK) is None:  # this test alone: no change was polled yet
+        watermarks.advance(settings, WATERMARK, datetime.now(UTC) - timedelta(minutes=1))
+    mark_before = wait_for(lambda: watermarks.get(settings, WATERMARK))
+    service = table_service(settings)
+    for name in (settings.links_table, settings.audit_table, settings.watermarks_table):
+        service.delete_table(name)
+    for name in (SYNC_QUEUE, POISON_QUEUE):
+        queue_client(settings, name).delete_queue()
+
+    sent = [stack.pc.send_referral() for _ in range(3)]
+    for referral in sent:
+        rid: str = referral["id"]
+        wait_for(lambda: opportunities_for(stack, rid), timeout=60)  # noqa: B023
+    opp = opportunities_for(stack, sent[0]["id"])[0]["Id"]
+    patch = [{"op": "replace", "path": "/details/dealValue", "value": 4321}]
+    stack.pc.update_as_microsoft(sent[0]["id"], patch)
+    wait_for(lambda: stack.sf.record("Opportunity", opp).get("Amount") == 4321, timeout=60)
+    queue_client(settings, SYNC_QUEUE).send_message('{"kind": "lead"}')  # poisoned at once
+    poison = queue_client(settings, POISON_QUEUE)
+
+    def poisoned() -> list[Any]:
+        try:
+            return list(poison.peek_messages(max_messages=5))
+        except ResourceNotFoundError:  # not re-created yet
+            return []
+
+    wait_for(poisoned, timeout=30)
+    mark_after = watermarks.get(settings, WATERMARK)
+    assert mark_after is not None and mark_after >= mark_before  # restored, never widened to a day
+    for referral in sent:
+        assert len(opportunities_for(stack, referral["id"])) == 1
+    assert any(e.outcome is Outcome.OK for e in audit.recent(settings, days=1))
