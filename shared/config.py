@@ -7,6 +7,7 @@ Azure Functions exposes app settings as environment variables; locally `local.se
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -201,10 +202,27 @@ class Settings(BaseSettings):
     lost_stage_name: str = Field(default="Closed Lost", description="Stage meaning lost/declined.")
     account_country_field: str = Field(
         default=AUTO,
-        description="Country field (API name); 'Account.X' reads it through the account. auto:"
-        " Account.BillingCountry, the ISO code written to BillingCountryCode when the org has State and"
-        " Country/Territory picklists.",
+        description="Country field: a plain API name is an Account field (as in the original connector),"
+        " 'Opportunity.X' an opportunity field. auto: Account.BillingCountry, the ISO code written to"
+        " BillingCountryCode when the org has State and Country/Territory picklists. Lookup paths"
+        " (Account.Country__r.Code__c) are refused: they cannot be written back.",
     )
+
+    @field_validator("account_country_field")
+    @classmethod
+    def _country_field(cls, value: str) -> str:
+        parts = value.strip().split(".")
+        plain = all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", p) for p in parts)
+        if value.strip().lower() == AUTO or (
+            plain
+            and (len(parts) == 1 or (len(parts) == 2 and parts[0].lower() in ("account", "opportunity")))
+        ):
+            return value.strip()
+        raise ValueError(
+            f"ACCOUNT_COUNTRY_FIELD {value!r}: use a field of the Account (BillingCountry or Account.X) or"
+            " Opportunity.X; a lookup path such as Account.Country__r.Code__c cannot be written back"
+        )
+
     deal_value_field: str = Field(default="Amount", description="Opportunity field with the deal value.")
     deal_currency_field: str = Field(
         default=AUTO,
@@ -285,7 +303,10 @@ class Settings(BaseSettings):
             if self.account_country_field.lower() == AUTO
             else self.account_country_field
         )
-        return tuple(field.split("."))
+        parts = tuple(field.split("."))
+        if len(parts) == 1:  # a plain name is an Account field, as the original connector read it
+            return ("Account", parts[0])
+        return ("Account", parts[1]) if parts[0].lower() == "account" else (parts[1],)
 
     @property
     def sf_currency_field(self) -> str:

@@ -1,4 +1,4 @@
-""""How can Microsoft help", every selected value.
+"""The "How can Microsoft help" field, every selected value.
 
 Salesforce holds the seller's choices in a multi-select picklist ("A;B;C"). Partner Center's
 referral takes ONE code, `inviteContext.assistanceRequestCode` (Referral resources, InviteContext:

@@ -359,6 +359,28 @@ def partner_center_patch(changes: Mapping[str, Any], referral: Mapping[str, Any]
     return patch.ops
 
 
+def patch_for_paths(
+    referral: Mapping[str, Any], values: Mapping[tuple[str, ...], Any]
+) -> list[dict[str, Any]]:
+    """JSON Patch setting each path (custom mappings) on the referral, add or replace as needed."""
+    patch = _PatchBuilder(referral)
+    for path, value in values.items():
+        patch.set(path, value)
+    return patch.ops
+
+
+def with_paths(body: dict[str, Any], values: Mapping[tuple[str, ...], Any]) -> dict[str, Any]:
+    """A create body with each path set (nested objects made as needed)."""
+    for path, value in values.items():
+        node = body
+        for key in path[:-1]:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[path[-1]] = value
+    return body
+
+
 def _address(changes: Mapping[str, Any], current: object) -> dict[str, Any]:
     address = dict(current) if isinstance(current, Mapping) else {}
     if "customer_street" in changes:

@@ -11,7 +11,9 @@ from typing import Any, Literal
 
 from shared.config import Settings
 from shared.core.canonical import CanonicalDeal
+from shared.core.custom_mappings import CustomMappings, custom_mappings
 from shared.core.mapping import deal_from_partner_center, deal_from_salesforce, partner_center_patch
+from shared.core.mapping_partner_center import patch_for_paths
 from shared.core.merge import MergeResult, OwnerPolicy, Side, merge
 from shared.core.notes import NotesPlan, SellerNote, plan_notes
 from shared.core.poll_window import parse_stamp
@@ -73,15 +75,40 @@ def plan_pair(
     # Notes are not a field to merge (see shared.core.notes): every side holds the same text here.
     sf_values["notes"] = pc_values["notes"] = snapshot.get("notes")
     merged = merge(sf_values, pc_values, snapshot, policy, push_to_partner_center=not on_hold)
-    result = _with_notes(merged, notes)
+    custom = custom_mappings(settings)
+    result = _with_custom(_with_notes(merged, notes), custom, opp, referral, snapshot, push=not on_hold)
     problems = list(result.rejected)
     operations: list[dict[str, Any]] = []
     if result.to_partner_center:
         problems += validate_update(CanonicalDeal.from_comparable(dict(snapshot)), sf_deal)
         if not problems:
-            operations = partner_center_patch(result.to_partner_center, referral.to_wire())
+            wire = referral.to_wire()
+            operations = partner_center_patch(result.to_partner_center, wire)
+            operations += patch_for_paths(wire, custom.partner_center_values(result.to_partner_center))
     return PairPlan(
         sf_deal, snapshot, on_hold, adopted_from, result, tuple(problems), tuple(operations), notes
+    )
+
+
+def _with_custom(
+    result: MergeResult,
+    custom: CustomMappings,
+    opp: Mapping[str, Any],
+    referral: Referral,
+    snapshot: Mapping[str, Any],
+    *,
+    push: bool,
+) -> MergeResult:
+    """The custom mappings' merge units (`x:<name>`) added to the standard ones."""
+    if not custom.mappings:
+        return result
+    sf, pc = custom.from_salesforce(opp), custom.from_partner_center(referral.to_wire())
+    to_sf, to_pc, merged = custom.merge(sf, pc, snapshot, push_to_partner_center=push)
+    return replace(
+        result,
+        to_salesforce={**result.to_salesforce, **to_sf},
+        to_partner_center={**result.to_partner_center, **to_pc},
+        merged={**result.merged, **merged},
     )
 
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from shared.config import Settings
+from shared.core.custom_mappings import custom_mappings
 from shared.core.merge import OwnerPolicy
 from shared.errors import TransientError
 from shared.store.audit import Direction, Outcome
@@ -45,6 +46,7 @@ class SyncContext:
     def build(
         cls, settings: Settings, pc: PartnerCenterPort, sf: SalesforcePort, store: LinkStore
     ) -> SyncContext:
+        custom_mappings(settings)  # CUSTOM_MAPPINGS / CREATE_DEFAULTS are checked before any sync
         return cls(settings, pc, sf, store, OwnerPolicy.from_settings(settings))
 
     @contextmanager

@@ -14,6 +14,7 @@ from shared.config import Settings
 from shared.core import salesforce_fields as F
 from shared.core.audit_field import audit_line
 from shared.core.canonical import CanonicalDeal
+from shared.core.custom_mappings import custom_mappings
 from shared.core.mapping import (
     deal_from_partner_center,
     deal_from_salesforce,
@@ -27,6 +28,7 @@ from shared.core.mapping import (
     syncs_to_salesforce,
     with_mark,
 )
+from shared.core.mapping_partner_center import with_paths
 from shared.core.notes import note_digest, note_title
 from shared.core.referral import Referral
 from shared.core.validation import validate_for_create
@@ -55,7 +57,10 @@ class ReferralCreate:
 def referral_create(settings: Settings, opp: Mapping[str, Any]) -> ReferralCreate:
     deal = deal_from_salesforce(opp, settings)
     problems = tuple(validate_for_create(deal))
-    body = {} if problems else partner_center_create_body(deal, settings)
+    body: dict[str, Any] = {}
+    if not problems:
+        custom = custom_mappings(settings).create_values_for_partner_center(opp)
+        body = with_paths(partner_center_create_body(deal, settings), custom)
     return ReferralCreate(deal, body, problems)
 
 
@@ -91,8 +96,11 @@ def _link_created_referral(
     link. A crash before the link is saved is recovered by the externalReferenceId lookup."""
     assert referral.id
     opportunity_id = str(opp["Id"])
-    pc_deal = deal_from_partner_center(referral.to_wire())
-    snapshot = _snapshot_after_create(deal, pc_deal, opportunity_id)
+    wire = referral.to_wire()
+    snapshot = _snapshot_after_create(deal, deal_from_partner_center(wire), opportunity_id)
+    custom = custom_mappings(ctx.settings)
+    snapshot.update(_filled(custom.from_partner_center(wire), custom.from_salesforce(opp)))
+    pc_deal = deal_from_partner_center(wire)
     line = audit_line(True, f"referral {referral.id} created in Partner Center")
     link = Link(
         referral_id=referral.id, opportunity_id=opportunity_id, snapshot=snapshot, pc_state=referral.to_wire()
@@ -105,6 +113,10 @@ def _link_created_referral(
     fields.pop("StageName", None)  # the seller's stage stays as it is on create
     fresh = finish_salesforce(ctx, opp, fields, link, ok=True)
     ctx.store.save(replace(link, sf_stamp=own_stamp(ctx.settings, fresh, link)))
+
+
+def _filled(first: dict[str, Any], fallback: dict[str, Any]) -> dict[str, Any]:
+    return {key: value if value is not None else fallback.get(key) for key, value in first.items()}
 
 
 def _snapshot_after_create(
@@ -132,7 +144,8 @@ def create_opportunity(ctx: SyncContext, referral: Referral, link: Link | None) 
     ctx.check_claim()
     opportunity_id, close_date = write_new_opportunity(ctx, deal, referral)
     digests = (note_digest(deal.notes),) if deal.notes else ()
-    snapshot = {**deal.comparable(), "opportunity_id": opportunity_id}
+    custom = custom_mappings(ctx.settings).from_partner_center(wire)
+    snapshot = {**deal.comparable(), **custom, "opportunity_id": opportunity_id}
     snapshot["partner_team"] = add_team_after_create(ctx.sf, opportunity_id, deal.partner_team, ctx.settings)
     if deal.close_date is None:
         # Salesforce needed a close date the referral lacks: give Partner Center the same one now,
@@ -149,15 +162,17 @@ def create_opportunity(ctx: SyncContext, referral: Referral, link: Link | None) 
     )
 
 
-def new_opportunity(
-    settings: Settings, deal: CanonicalDeal, referral_id: str, *, direction: str | None = None
-) -> NewOpportunity:
-    """The opportunity a referral becomes, with its account, contacts, solutions and first note.
-    `direction` is the referral's (Incoming: received from Microsoft; Outgoing: the partner's own)."""
+def new_opportunity(settings: Settings, deal: CanonicalDeal, referral: Mapping[str, Any]) -> NewOpportunity:
+    """The opportunity a referral (wire form) becomes, with its account, contacts, solutions and
+    first note, the custom mappings' values and CREATE_DEFAULTS. Only a referral received from
+    Microsoft (direction Incoming) waits in the on-hold stage."""
+    referral_id, direction = str(referral["id"]), referral.get("direction")
+    custom = custom_mappings(settings)
+    custom_opportunity, custom_account = custom.create_values_for_salesforce(referral)
     values = deal.comparable()
     skipped = ("contacts", "solutions", "referral_id", *(() if settings.notes_to_description else ("notes",)))
     scalar = {k: v for k, v in values.items() if k not in skipped}
-    fields = salesforce_opportunity_fields(scalar, settings, current_stage=None)
+    fields = {**custom_opportunity, **salesforce_opportunity_fields(scalar, settings, current_stage=None)}
     received = direction != "Outgoing"
     stage = stage_for_status(deal.status, deal.substatus, settings, received=received)
     fields["StageName"] = stage or settings.on_hold_stage_name  # an unknown status: the seller decides
@@ -168,13 +183,14 @@ def new_opportunity(
     fields[F.REFERRAL_LINK] = settings.pc_portal_referral_url.format(id=referral_id)
     fields[F.AUDIT] = audit_line(True, f"opportunity created from referral {referral_id}")
     contacts = _first_per_key(values["contacts"], lambda c: str(c.get("email") or "").lower())
+    contact_defaults = custom.create_defaults.get("Contact", {})
     return NewOpportunity(
         referral_id=referral_id,
         fields={k: v for k, v in fields.items() if v is not None},
         account_name=deal.customer_name,
-        account_fields=salesforce_account_fields(values, settings),
+        account_fields={**custom_account, **salesforce_account_fields(values, settings)},
         contacts=tuple(
-            NewContact(c["email"], salesforce_contact_fields(c), primary=n == 0)
+            NewContact(c["email"], {**contact_defaults, **salesforce_contact_fields(c)}, primary=n == 0)
             for n, c in enumerate(contacts)
         ),
         solutions=tuple(
@@ -189,7 +205,7 @@ def write_new_opportunity(ctx: SyncContext, deal: CanonicalDeal, referral: Refer
     new, else stepwise by upsert on Referral Id (idempotent): a repeat after a crash finds the
     opportunity and fills in the rest. Returns the opportunity id and the close date written."""
     assert referral.id
-    new = new_opportunity(ctx.settings, deal, referral.id, direction=referral.direction)
+    new = new_opportunity(ctx.settings, deal, referral.to_wire())
     close_date = str(new.fields["CloseDate"])
     created_id = ctx.sf.create_with_children(new)
     if created_id is not None:

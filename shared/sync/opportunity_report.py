@@ -13,6 +13,8 @@ from shared.config import Settings
 from shared.core import salesforce_fields as F
 from shared.core.audit_field import audit_line, audit_text, line_body
 from shared.core.canonical import SYNCED_FIELDS
+from shared.core.custom_mappings import PREFIX as CUSTOM_PREFIX
+from shared.core.custom_mappings import custom_mappings
 from shared.core.mapping import deal_from_partner_center, deal_from_salesforce, strip_mark, with_mark
 from shared.core.notes import new_seller_note_ids
 from shared.core.referral import Referral
@@ -43,13 +45,16 @@ def mark_needs(settings: Settings, opp: dict[str, Any], *, ok: bool) -> bool:
 
 
 def unchanged(values: dict[str, Any], link: Link) -> bool:
-    """One side's values equal the last synced snapshot in every synced field."""
-    return bool(link.snapshot) and all(values.get(key) == link.snapshot.get(key) for key in SYNCED_FIELDS)
+    """One side's values equal the last synced snapshot in every synced field (custom ones too)."""
+    keys = (*SYNCED_FIELDS, *(k for k in values if k.startswith(CUSTOM_PREFIX)))
+    return bool(link.snapshot) and all(values.get(key) == link.snapshot.get(key) for key in keys)
 
 
-def partner_center_unchanged(referral: Referral, link: Link) -> bool:
+def partner_center_unchanged(settings: Settings, referral: Referral, link: Link) -> bool:
+    wire = referral.to_wire()
     values = {
-        **deal_from_partner_center(referral.to_wire()).comparable(),
+        **deal_from_partner_center(wire).comparable(),
+        **custom_mappings(settings).from_partner_center(wire),
         "referral_id": link.referral_id,
         "opportunity_id": link.opportunity_id,
     }
@@ -61,6 +66,7 @@ def salesforce_unchanged(settings: Settings, opp: dict[str, Any], link: Link, re
     carries no seller note not yet sent, its Referral Id anchor is in place and its mark is ✔."""
     values = {
         **deal_from_salesforce(opp, settings).comparable(),
+        **custom_mappings(settings).from_salesforce(opp),
         "referral_id": referral_id,
         "opportunity_id": str(opp["Id"]),
     }

@@ -202,7 +202,7 @@ def route_referral(ctx: SyncContext, referral_id: str) -> Step:
         link is not None
         and link.opportunity_id
         and not link.pending
-        and partner_center_unchanged(referral, link)
+        and partner_center_unchanged(ctx.settings, referral, link)
     ):
         # The echo of our own write, or a change of nothing we sync: Salesforce's changes reach
         # us through the poll, so there is no need to read the opportunity.

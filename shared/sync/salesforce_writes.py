@@ -9,11 +9,13 @@ from typing import Any
 from shared.config import Settings
 from shared.core import salesforce_fields as F
 from shared.core.canonical import Contact, Solution
+from shared.core.custom_mappings import custom_mappings
 from shared.core.mapping import (
     salesforce_account_fields,
     salesforce_contact_fields,
     salesforce_opportunity_fields,
     salesforce_solution_fields,
+    size_for_employees,
 )
 from shared.core.notes import note_digest, note_title
 from shared.sync.ports import SalesforcePort
@@ -65,7 +67,12 @@ def apply_salesforce_changes(
 ) -> dict[str, Any]:
     """Write account, contacts and solutions now; return the opportunity fields still to write (the
     caller writes them with the mark and the Audit field in one call)."""
-    account_changes = salesforce_account_fields(changes, settings)
+    custom_opportunity, custom_account = custom_mappings(settings).salesforce_writes(changes)
+    account_changes = {**salesforce_account_fields(changes, settings), **custom_account}
+    current = opp.get("Account") if isinstance(opp.get("Account"), Mapping) else None
+    if current and size_for_employees(current.get("NumberOfEmployees")) == changes.get("customer_size"):
+        # A size bucket never overwrites a real employee count that lies inside it.
+        account_changes.pop("NumberOfEmployees", None)
     if account_changes and opp.get("AccountId"):
         sf.update_account(str(opp["AccountId"]), account_changes)
     if "contacts" in changes:
@@ -75,7 +82,8 @@ def apply_salesforce_changes(
     if "partner_team" in changes:
         sync_partner_team(sf, opp, list(changes["partner_team"] or []), settings)
     scalar = {key: value for key, value in changes.items() if key != "notes"}
-    return salesforce_opportunity_fields(scalar, settings, current_stage=opp.get("StageName"))
+    fields = salesforce_opportunity_fields(scalar, settings, current_stage=opp.get("StageName"))
+    return {**fields, **custom_opportunity}
 
 
 def attach_partner_center_notes(

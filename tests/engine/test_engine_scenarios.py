@@ -14,6 +14,7 @@ from shared.ops.dry_run import DryRunResult, dry_run_opportunity
 from shared.store.audit import Direction, Outcome
 from shared.sync.context import SyncContext, SyncResult
 from shared.sync.engine import SyncEngine
+from shared.sync.salesforce_writes import apply_salesforce_changes
 from tests.engine.fakes import FakePartnerCenter, FakeSalesforce, InMemoryLinkStore
 from tests.unit.builders import a_referral, a_settings
 
@@ -404,3 +405,19 @@ def test_microsofts_side_we_may_not_read_is_skipped(world: World) -> None:
     result = SyncEngine(world.ctx).run(job)  # not in the fake: Partner Center answers 404
 
     assert result.outcome is Outcome.SKIPPED and "not readable" in result.action
+
+
+
+def test_a_size_bucket_never_overwrites_an_employee_count_inside_it(world: World) -> None:
+    _, opportunity_id = world.linked_pair()
+    account_id = world.sf.opportunities[opportunity_id]["AccountId"]
+    world.sf.accounts[account_id]["NumberOfEmployees"] = 120
+    opp = world.sf.get_opportunity(opportunity_id)
+    assert opp is not None
+
+    apply_salesforce_changes(world.sf, opp, {"customer_size": "51to250employees"}, world.ctx.settings)
+    inside = world.sf.accounts[account_id]["NumberOfEmployees"]
+    apply_salesforce_changes(world.sf, opp, {"customer_size": "1001to5000employees"}, world.ctx.settings)
+
+    assert inside == 120  # inside the bucket: kept
+    assert world.sf.accounts[account_id]["NumberOfEmployees"] == 1001  # outside: the bucket's lower bound

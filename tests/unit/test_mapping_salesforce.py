@@ -77,7 +77,9 @@ def test_the_sync_mark_is_never_part_of_the_synced_name(name):
         ("Account.BillingCountry", {"Account": {"BillingCountry": "Germany"}}, "DE"),
         ("Account.BillingCountry", {"Account": {"BillingCountry": "deu"}}, "DE"),
         ("Account.Country_Code__c", {"Account": {"Country_Code__c": "fr"}}, "FR"),
-        ("Customer_Country__c", {"Customer_Country__c": "Japan"}, "JP"),
+        ("Opportunity.Customer_Country__c", {"Customer_Country__c": "Japan"}, "JP"),
+        # a plain name is an Account field, as in the original connector
+        ("Country_Code__c", {"Account": {"Country_Code__c": "fr"}}, "FR"),
         ("Account.BillingCountry", {"Account": {"BillingCountry": None}}, None),
         ("Account.BillingCountry", {"Account": None}, None),
         # kept as written so validation can say which value is wrong
@@ -87,6 +89,11 @@ def test_the_sync_mark_is_never_part_of_the_synced_name(name):
 def test_the_country_is_read_from_the_configured_field_and_normalised(setting, record, country):
     deal = deal_from_salesforce(an_opportunity(**record), a_settings(account_country_field=setting))
     assert deal.customer_address.country == country
+
+
+def test_a_lookup_country_path_is_refused_at_start_with_the_reason():
+    with pytest.raises(ValueError, match="cannot be written back"):
+        a_settings(account_country_field="Account.Country__r.Code__c")
 
 
 def test_deal_value_and_currency_come_from_the_configured_fields():
@@ -262,7 +269,8 @@ def test_single_currency_orgs_get_no_currency_field():
     [
         ("Account.BillingCountry", {}, {"BillingCountry": "DE"}),
         ("Account.Country_Code__c", {}, {"Country_Code__c": "DE"}),
-        ("Customer_Country__c", {"Customer_Country__c": "DE"}, {}),
+        ("Opportunity.Customer_Country__c", {"Customer_Country__c": "DE"}, {}),
+        ("Country_Code__c", {}, {"Country_Code__c": "DE"}),
     ],
 )
 def test_the_country_is_written_to_the_configured_field(setting, opportunity, account):
