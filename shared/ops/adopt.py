@@ -28,6 +28,7 @@ from shared.core import salesforce_fields as f
 from shared.core.merge import OwnerPolicy
 from shared.core.notes import SELLER_NOTE_PREFIX, new_seller_note_ids
 from shared.core.plan import plan_pair
+from shared.core.referral import Referral
 from shared.core.referral_ids import referral_id_problem
 from shared.errors import ConfigError, ConflictError, PermanentError
 from shared.ops.ops_clients import OpsClients
@@ -138,25 +139,11 @@ def _adopt_one(
     opportunity_id: str,
     referral_id: str,
 ) -> None:
-    def skip(reason: str) -> None:
-        report.skipped.append(Skipped(opportunity_id, referral_id[:60], reason))
-
-    problem = referral_id_problem(referral_id)
-    if problem:
-        return skip(problem)
-    holder = holders.get(referral_id.lower())
-    if holder is not None and holder != opportunity_id:
-        return skip(f"opportunity {holder} already holds this referral id in {f.REFERRAL_ID}")
-    link = links.get(settings, referral_id)
-    if link is not None and link.opportunity_id not in (None, opportunity_id):
-        return skip(f"the referral is already linked to opportunity {link.opportunity_id}")
-    try:
-        referral = clients.pc.get_referral(referral_id)
-    except PermanentError as exc:
-        return skip(f"Partner Center: {exc.message}")
-    opp = clients.sf.get_opportunity(opportunity_id)
-    if opp is None:
-        return skip("the opportunity is gone")
+    found = _readable_pair(settings, clients, holders, opportunity_id, referral_id)
+    if isinstance(found, str):
+        report.skipped.append(Skipped(opportunity_id, referral_id[:60], found))
+        return
+    link, referral, opp = found
     anchor = {
         f.REFERRAL_ID: referral.id or referral_id,
         f.REFERRAL_LINK: settings.pc_portal_referral_url.format(id=referral.id or referral_id),
@@ -167,13 +154,12 @@ def _adopt_one(
         report.already.append(Adopted(opportunity_id, referral_id, tuple(to_write), ()))
         if to_write and not report.dry_run:
             clients.sf.update_opportunity(opportunity_id, to_write)
-        return None
+        return
     plan = plan_pair(settings, policy, referral, {**opp, **anchor}, None, origin="salesforce")
     differing = tuple(sorted({*plan.result.to_salesforce, *plan.result.to_partner_center} - {"notes"}))
-    adopted = Adopted(opportunity_id, referral_id, tuple(to_write), differing)
-    report.linked.append(adopted)
+    report.linked.append(Adopted(opportunity_id, referral_id, tuple(to_write), differing))
     if report.dry_run:
-        return None
+        return
     seen_notes = tuple(SELLER_NOTE_PREFIX + n for n in new_seller_note_ids(opp, ()))
     new = Link(
         referral_id=referral_id,
@@ -188,10 +174,45 @@ def _adopt_one(
         links.save(settings, new)  # first: a crash before the anchor write leaves a link the sync completes
     except ConflictError:
         report.linked.pop()
-        return skip("the link changed while adopting (a sync ran): run adopt again")
+        reason = "the link changed while adopting (a sync ran): run adopt again"
+        report.skipped.append(Skipped(opportunity_id, referral_id[:60], reason))
+        return
     if to_write:
         clients.sf.update_opportunity(opportunity_id, to_write)
     holders[referral_id.lower()] = opportunity_id
+    _audit_adoption(settings, report, opportunity_id, referral_id, tuple(to_write), differing)
+
+
+def _readable_pair(
+    settings: Settings, clients: OpsClients, holders: dict[str, str], opportunity_id: str, referral_id: str
+) -> str | tuple[Link | None, Referral, dict[str, Any]]:
+    """The link (if any), referral and opportunity to adopt, or why this one is skipped."""
+    if problem := referral_id_problem(referral_id):
+        return problem
+    holder = holders.get(referral_id.lower())
+    if holder is not None and holder != opportunity_id:
+        return f"opportunity {holder} already holds this referral id in {f.REFERRAL_ID}"
+    link = links.get(settings, referral_id)
+    if link is not None and link.opportunity_id not in (None, opportunity_id):
+        return f"the referral is already linked to opportunity {link.opportunity_id}"
+    try:
+        referral = clients.pc.get_referral(referral_id)
+    except PermanentError as exc:
+        return f"Partner Center: {exc.message}"
+    opp = clients.sf.get_opportunity(opportunity_id)
+    if opp is None:
+        return "the opportunity is gone"
+    return link, referral, opp
+
+
+def _audit_adoption(  # noqa: PLR0917 - one audit row's fields
+    settings: Settings,
+    report: AdoptReport,
+    opportunity_id: str,
+    referral_id: str,
+    written: tuple[str, ...],
+    differing: tuple[str, ...],
+) -> None:
     audit.write(
         settings,
         AuditEntry(
@@ -203,8 +224,7 @@ def _adopt_one(
             referral_id=referral_id,
             opportunity_id=opportunity_id,
             source=f"adopt --referral-id-field {report.source_field}",
-            changed_fields=tuple(to_write),
+            changed_fields=written,
             conflicts=differing,
         ),
     )
-    return None

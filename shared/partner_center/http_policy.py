@@ -203,7 +203,7 @@ class ApiCaller:
             status = response.status_code if response is not None else None
             if response is not None and status in accept:
                 return response
-            action = classify(status, error)
+            action = _for_record(classify(status, error), record_id)
             if action is Action.OK and response is not None:
                 return response
             context: dict[str, Any] = {
@@ -212,22 +212,14 @@ class ApiCaller:
                 "request_id": request_id,
                 "record_id": record_id,
             }
-            if action is Action.CONFIG and record_id is not None:
-                # A 403 on one referral means this user may not read that record (e.g. Microsoft's
-                # side of an engagement: "Access is denied to the requested resource. The user might
-                # not have enough permission.", https://learn.microsoft.com/partner-center/developer/referrals-api-response-codes);
-                # the credentials are fine, so the record fails, not the configuration.
-                action = Action.FAIL
             if action is Action.REAUTHENTICATE and not refreshed:
                 self._tokens.invalidate(self._resource)
                 refreshed = True
                 continue
             if action is Action.RETRY and (idempotent or not_yet_processed(status, error)):
                 retry_after = parse_retry_after(response.headers.get("Retry-After")) if response else None
-                # A long Retry-After is not slept through here: the job is parked on the queue with
-                # that delay instead, so a worker (and the deal's claim) is not held for minutes.
-                if attempt < self._policy.max_retries and (retry_after or 0) <= self._policy.max_inline_wait:
-                    wait = self._policy.delay(attempt, retry_after)
+                wait = self._inline_wait(attempt, retry_after)
+                if wait is not None:
                     log.warning(
                         "%s %s: retrying in %.2fs (request %s)", self._provider, label, wait, request_id
                     )
@@ -240,6 +232,14 @@ class ApiCaller:
                     **context,
                 )
             raise _final_error(action, label, response, error, context)
+
+    def _inline_wait(self, attempt: int, retry_after: float | None) -> float | None:
+        """How long to wait before the next attempt here, or None to give up (and let the queue retry).
+        A long Retry-After is not slept through: the job is parked on the queue with that delay instead,
+        so a worker (and the deal's claim) is not held for minutes."""
+        if attempt < self._policy.max_retries and (retry_after or 0) <= self._policy.max_inline_wait:
+            return self._policy.delay(attempt, retry_after)
+        return None
 
     def _send_once(
         self,
@@ -282,6 +282,14 @@ class ApiCaller:
             self._provider, label, outcome, elapsed_ms, attempt + 1, request_id, correlation_id,
         )  # fmt: skip
         return response, error, request_id
+
+
+def _for_record(action: Action, record_id: str | None) -> Action:
+    """A 403 on one referral means this user may not read that record (e.g. Microsoft's side of an
+    engagement: "Access is denied to the requested resource. The user might not have enough
+    permission.", https://learn.microsoft.com/partner-center/developer/referrals-api-response-codes);
+    the credentials are fine, so the record fails, not the configuration."""
+    return Action.FAIL if action is Action.CONFIG and record_id is not None else action
 
 
 def _describe(response: httpx.Response | None, error: BaseException | None) -> str:

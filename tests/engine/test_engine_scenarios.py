@@ -407,7 +407,6 @@ def test_microsofts_side_we_may_not_read_is_skipped(world: World) -> None:
     assert result.outcome is Outcome.SKIPPED and "not readable" in result.action
 
 
-
 def test_a_size_bucket_never_overwrites_an_employee_count_inside_it(world: World) -> None:
     _, opportunity_id = world.linked_pair()
     account_id = world.sf.opportunities[opportunity_id]["AccountId"]

@@ -412,7 +412,10 @@ def test_throttling_is_retried_honouring_retry_after_and_the_sync_completes(sync
 def test_a_partner_center_outage_raises_for_the_queue_to_retry_and_audits_it(sync: Sync):
     opp, _ = sync.linked_pair()
     sync.pcc.set_faults(
-        api=[{"status": 503, "count": 50, "endpoint": e} for e in ("GET /referrals/{id}", "PATCH /referrals/{id}")]
+        api=[
+            {"status": 503, "count": 50, "endpoint": endpoint}
+            for endpoint in ("GET /referrals/{id}", "PATCH /referrals/{id}")
+        ]
     )
     sync.sfc.edit_opportunity(opp, Amount=6.0)
     from shared.errors import TransientError

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 
 from shared.core.canonical import Address, CanonicalDeal, Contact, Solution
-from shared.core.partner_team import TeamMember
 from shared.core.mapping import (
     ReferralCategory,
     deal_from_partner_center,
@@ -19,6 +18,7 @@ from shared.core.mapping import (
     referral_category,
     syncs_to_salesforce,
 )
+from shared.core.partner_team import TeamMember
 from shared.errors import ValidationError
 from tests.unit.builders import (
     ENGAGEMENT_ID,

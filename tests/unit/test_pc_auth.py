@@ -39,8 +39,10 @@ class IdentityPlatform:
 
 
 def provider(platform: IdentityPlatform, clock: Callable[[], float] | None = None) -> RefreshTokenProvider:
-    kwargs = {"clock": clock} if clock else {}
-    return RefreshTokenProvider(settings(), transport=httpx.MockTransport(platform), **kwargs)
+    transport = httpx.MockTransport(platform)
+    if clock is None:
+        return RefreshTokenProvider(settings(), transport=transport)
+    return RefreshTokenProvider(settings(), transport=transport, clock=clock)
 
 
 def test_redeems_the_refresh_token_per_resource_and_caches_it():

@@ -54,7 +54,12 @@ def test_path_segments_are_quoted():
 @given(st.text(max_size=60))
 def test_no_text_but_a_guid_reaches_a_url(value):
     sent: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200, json={"id": value}))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"id": value})
+
+    transport = httpx.MockTransport(answer)
     settings = load_settings(pc_api_base_url="https://pc.example/v1.0/engagements")
     with PartnerCenterClient(settings, transport=transport, token_provider=StaticTokens()) as client:
         if is_referral_id(value):
