@@ -15,6 +15,7 @@ from devstack.sf_sim import (
     collection_routes,
     composite_routes,
     duplicate_rules,
+    graph_routes,
     query_routes,
     sobject_routes,
     ui_api_routes,
@@ -111,6 +112,8 @@ def _route(state: SimState, call: RestCall) -> Result:
         return collection_routes.handle(state, call)
     if head == "composite" and len(call.parts) == 1 and call.method == "POST":
         return 200, composite_routes.composite(state, call, dispatch)
+    if head == "composite" and call.parts[1:] == ["graph"] and call.method == "POST":
+        return 200, graph_routes.graph(state, call, dispatch)
     raise SfError(404, "NOT_FOUND", NOT_FOUND)
 
 

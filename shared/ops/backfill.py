@@ -10,6 +10,12 @@ Semantics (per source, each with its own checkpoint in the watermarks table):
   twice, which the idempotent worker absorbs.
 - Running it again enqueues only records changed since the checkpoint: 0 when nothing changed, and
   never new links, because the worker finds the existing link or opportunity for each record.
+
+Partner Center referrals are handled in batch mode by default (`backfill_batch`): the list pages
+carry whole referrals, so no referral is read again; a page's missing opportunities are written in
+composite graphs and only referrals whose opportunity exists and differs become jobs.
+`per_record=True` keeps the earlier way (one job per referral; each worker reads its referral), and a
+dry run always counts that way. The checkpoint moves after each handled batch in both modes.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from shared.core.rate_budget import background
 from shared.core.referral import Referral
 from shared.errors import PermanentError
 from shared.jobs import JobSource, RecordKind, SyncJob
+from shared.ops import backfill_batch
 from shared.ops.ops_clients import OpsClients
 from shared.store import job_queue, watermarks
 from shared.store.watermarks import Watermark
@@ -42,6 +49,8 @@ DEFAULT_BATCH = 200
 DEFAULT_MAX_QUEUED = 1000
 _ROOM_POLL_SECONDS = 1.0
 _PC_PAGE = 100
+BATCH_PAGE = 200
+"""Batch mode: referrals handled (and checkpointed) together at most: one query of 200 Referral Ids."""
 
 Enqueue = Callable[[Settings, Iterable[SyncJob]], int]
 Progress = Callable[[str, int], None]
@@ -84,6 +93,14 @@ class SourceReport:
     checkpoint: datetime | None = None
     waited_seconds: float = 0.0
     """Time spent waiting for the workers to drain the queue below `max_queued`."""
+    created: int = 0
+    """Batch mode: opportunities written by the backfill itself (their links saved)."""
+    in_sync: int = 0
+    """Batch mode: referrals whose opportunity exists and agrees with them (nothing written)."""
+    skipped: int = 0
+    """Batch mode: leads that do not come to Salesforce (SYNC_COSELL_ONLY=Yes)."""
+    close_dates_sent: int = 0
+    """Batch mode: close dates sent to Partner Center (referrals that had none)."""
 
 
 @dataclass
@@ -145,9 +162,11 @@ def start_point(since: datetime, mark: Watermark, *, restart: bool) -> tuple[dat
     return mark.value, mark
 
 
-def _referral_changes(
-    clients: OpsClients, start: datetime, until: datetime
-) -> Iterator[tuple[str, datetime]]:
+Change = tuple[str, datetime, Referral | None]
+"""(record id, change time, the referral as listed when the stream has it)."""
+
+
+def _referral_changes(clients: OpsClients, start: datetime, until: datetime) -> Iterator[Change]:
     """Keyset paging: each page is a fresh query from the last `updatedDateTime` seen. Following
     `$skiptoken` offsets instead would skip referrals whenever the syncs this backfill starts update
     referrals behind the cursor (they move out of the window and everything after them shifts).
@@ -164,7 +183,7 @@ def _referral_changes(
         pages = clients.pc.iter_referrals(filter=query, orderby="updatedDateTime asc", top=_PC_PAGE)
         try:
             page = [
-                (r.id, r.updated_date_time.astimezone(UTC))
+                (r.id, r.updated_date_time.astimezone(UTC), r)
                 for r in islice(pages, _PC_PAGE)
                 if r.id and r.updated_date_time is not None
             ]
@@ -174,12 +193,12 @@ def _referral_changes(
             log.warning("partner center refused the updatedDateTime filter (%s); scanning all referrals", exc)
             yield from _scan_window(clients, start, until, skip=yielded)
             return
-        if any(not lower <= stamp <= until for _, stamp in page):
+        if any(not lower <= stamp <= until for _, stamp, _ in page):
             log.warning("partner center ignored the updatedDateTime filter; scanning all referrals")
             yield from _scan_window(clients, start, until, skip=yielded)
             return
-        fresh = [(rid, stamp) for rid, stamp in page if not (stamp == lower and rid in seen_at_lower)]
-        yielded.update(rid for rid, _ in fresh)
+        fresh = [item for item in page if not (item[1] == lower and item[0] in seen_at_lower)]
+        yielded.update(rid for rid, _, _ in fresh)
         yield from fresh
         if len(page) < _PC_PAGE:
             return
@@ -188,7 +207,7 @@ def _referral_changes(
             # A whole page changed at one instant and was seen: only the offset gets past it.
             yield from _rest_by_offset(pages, seen_at_lower)
             return
-        seen_at_lower = {rid for rid, stamp in page if stamp == last} | (
+        seen_at_lower = {rid for rid, stamp, _ in page if stamp == last} | (
             seen_at_lower if last == lower else set()
         )
         lower = last
@@ -196,10 +215,10 @@ def _referral_changes(
 
 def _scan_window(
     clients: OpsClients, start: datetime, until: datetime, *, skip: set[str]
-) -> Iterator[tuple[str, datetime]]:
+) -> Iterator[Change]:
     """Every referral changed in [start, until], read by paging the whole unfiltered collection and
     yielded oldest first (the run's checkpoint needs change-time order). Only ids and stamps are
-    held, not referrals."""
+    held, not referrals (so batch mode makes these jobs, and the workers read each referral)."""
     window = sorted(
         (r.updated_date_time.astimezone(UTC), r.id)
         for r in clients.pc.iter_referrals(orderby="updatedDateTime asc", top=_PC_PAGE)
@@ -209,25 +228,23 @@ def _scan_window(
         and start <= r.updated_date_time.astimezone(UTC) <= until
     )
     for stamp, rid in window:
-        yield rid, stamp
+        yield rid, stamp, None
 
 
-def _rest_by_offset(pages: Iterator[Referral], seen: set[str]) -> Iterator[tuple[str, datetime]]:
+def _rest_by_offset(pages: Iterator[Referral], seen: set[str]) -> Iterator[Change]:
     for referral in pages:
         if referral.id and referral.updated_date_time is not None and referral.id not in seen:
-            yield referral.id, referral.updated_date_time.astimezone(UTC)
+            yield referral.id, referral.updated_date_time.astimezone(UTC), referral
 
 
-def _opportunity_changes(
-    clients: OpsClients, start: datetime, until: datetime
-) -> Iterator[tuple[str, datetime]]:
+def _opportunity_changes(clients: OpsClients, start: datetime, until: datetime) -> Iterator[Change]:
     # No `until` in the query: SOQL datetime literals carry whole seconds, which would drop saves
     # made in the run's first second. The rows come oldest first, so stop at the first newer one.
     for row in clients.sf.changed_opportunities(start):
         stamp = parse_stamp(str(row["SystemModstamp"]))
         if stamp > until:
             return
-        yield str(row["Id"]), stamp
+        yield str(row["Id"]), stamp, None
 
 
 def run_source(
@@ -236,19 +253,42 @@ def run_source(
     label: str,
     checkpoint_name: str,
     kind: RecordKind,
-    changes: Callable[[datetime, datetime], Iterator[tuple[str, datetime]]],
+    changes: Callable[[datetime, datetime], Iterator[Change]],
     options: RunOptions,
+    clients: OpsClients | None = None,
 ) -> SourceReport:
-    """Stream one source's changes into jobs, checkpointing after every enqueued batch."""
+    """Stream one source's changes into jobs (or, given `clients`, handle Partner Center referrals in
+    batch mode: `backfill_batch`), checkpointing after every handled batch."""
     start, resume = start_point(
         options.since, watermarks.read(settings, checkpoint_name), restart=options.restart
     )
     report = SourceReport(label, checkpoint_name, start, checkpoint=resume.value)
     cursor = Cursor(resume)
     batch: list[SyncJob] = []
+    listed: dict[str, Referral] = {}
 
     def flush() -> None:
         if not batch:
+            return
+        if clients is not None and not options.dry_run:
+            handled = len(batch)
+            stamps = {job.record_id: job.observed_at for job in batch if job.observed_at is not None}
+            outcome = backfill_batch.handle_page(settings, clients, list(listed.values()), stamps)
+            report.created += outcome.created
+            report.in_sync += outcome.in_sync
+            report.skipped += outcome.skipped
+            report.close_dates_sent += outcome.patched
+            batch[:] = [job for job in batch if job.record_id not in listed] + outcome.jobs
+            listed.clear()
+            if batch:
+                report.waited_seconds += wait_for_room(settings, options, len(batch))
+                report.enqueued += options.enqueue(settings, batch)
+            value, seen = cursor.checkpoint()
+            if value is not None:
+                report.checkpoint = watermarks.advance(settings, checkpoint_name, value, seen=seen)
+            if options.progress is not None:
+                options.progress(label, handled)
+            batch.clear()
             return
         if not options.dry_run:
             report.waited_seconds += wait_for_room(settings, options, len(batch))
@@ -262,13 +302,15 @@ def run_source(
             options.progress(label, len(batch))
         batch.clear()
 
-    for record_id, stamp in changes(start, options.until):
+    for record_id, stamp, referral in changes(start, options.until):
         report.scanned += 1
         if not cursor.offer(record_id, stamp):
             report.already_done += 1
             continue
         batch.append(SyncJob(kind=kind, record_id=record_id, source=JobSource.BACKFILL, observed_at=stamp))
-        if len(batch) >= options.batch_size:
+        if referral is not None and clients is not None:
+            listed[record_id] = referral
+        if len(batch) >= (min(options.batch_size, BATCH_PAGE) if clients is not None else options.batch_size):
             flush()
     flush()
     return report
@@ -297,13 +339,16 @@ def backfill(
     progress: Progress | None = None,
     now: datetime | None = None,
     max_queued: int = DEFAULT_MAX_QUEUED,
+    per_record: bool = False,
 ) -> BackfillReport:
-    """Enqueue a job for every referral (Partner Center) and Sync = Yes opportunity (Salesforce)
-    changed since `since`; see the module docstring for checkpoint and rerun semantics."""
+    """Backfill every referral (Partner Center; batch mode unless `per_record`) and enqueue a job for
+    every Sync = Yes opportunity (Salesforce) changed since `since`; see the module docstring for
+    checkpoint and rerun semantics."""
     with background():  # the run's own reads yield to live traffic (issue #19)
         return _backfill(
             settings, clients, since=since, source=source, dry_run=dry_run, restart=restart,
             batch_size=batch_size, enqueue=enqueue, progress=progress, now=now, max_queued=max_queued,
+            per_record=per_record,
         )  # fmt: skip
 
 
@@ -320,6 +365,7 @@ def _backfill(
     progress: Progress | None,
     now: datetime | None,
     max_queued: int,
+    per_record: bool,
 ) -> BackfillReport:
     started = time.monotonic()
     until = now or datetime.now(UTC)
@@ -334,6 +380,7 @@ def _backfill(
                 kind=RecordKind.REFERRAL,
                 changes=lambda start, end: _referral_changes(clients, start, end),
                 options=options,
+                clients=None if per_record else clients,
             )
         )
     if source in (Source.SF, Source.BOTH):

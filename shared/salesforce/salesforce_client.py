@@ -416,6 +416,35 @@ class SalesforceClient:
             raise error
         return responses
 
+    def composite_graphs(
+        self, graphs: Mapping[str, list[dict[str, Any]]]
+    ) -> dict[str, list[dict[str, Any]] | CosellSyncError]:
+        """Independent all-or-none graphs in ONE API call (`POST composite/graph`; REST API Developer
+        Guide, "Composite Graph Limits": at most 75 graphs and 500 nodes a call; a failing graph is
+        rolled back alone). Per graph id: its subrequests' responses, or the classified error of the
+        subrequest that failed it (a DuplicatesDetected names that subrequest's referenceId)."""
+        payload = {"graphs": [{"graphId": gid, "compositeRequest": list(r)} for gid, r in graphs.items()]}
+        answer = self._call(
+            "composite", lambda sf: sf.restful("composite/graph", method="POST", json=payload)
+        )
+        results: dict[str, list[dict[str, Any]] | CosellSyncError] = {}
+        for one in (answer or {}).get("graphs") or []:
+            graph_id = str(one.get("graphId"))
+            responses = list((one.get("graphResponse") or {}).get("compositeResponse") or [])
+            failures = [r for r in responses if int(r.get("httpStatusCode", 500)) >= 300]
+            if one.get("isSuccessful") and not failures:
+                results[graph_id] = responses
+                continue
+            cause = next((r for r in failures if not _halted(r)), failures[0] if failures else {})
+            verdict = classify(int(cause.get("httpStatusCode", 500)), cause.get("body"))
+            error = verdict.error(record_id=graph_id)
+            if isinstance(error, DuplicatesDetected):
+                error.reference = str(cause.get("referenceId") or "") or None
+            results[graph_id] = error
+        if set(results) != set(graphs):
+            raise TransientError("incomplete composite graph response", provider="salesforce")
+        return results
+
     def query_many(self, queries: Mapping[str, tuple[str, bool]]) -> dict[str, list[dict[str, Any]]]:
         """Up to five SOQL queries (name -> (soql, include deleted)) in ONE composite call; a query
         with more rows than one page follows its nextRecordsUrl (a call per further page)."""
@@ -507,6 +536,22 @@ class SalesforceClient:
         when the caller must take the stepwise path. The records are adapted to the org (`adapt`), the
         configured record type is named, and an account or contact a duplicate rule refuses is
         replaced by the record it matched (SF_ON_DUPLICATE=link)."""
+        allow_save = self.settings.sf_on_duplicate == "allow_save"
+        return create_with_children(
+            self,
+            self.adapted(new),
+            link_duplicates=not allow_save,
+            linked=self._linked,
+            headers=self.duplicate_headers(),
+        )
+
+    def duplicate_headers(self) -> dict[str, str] | None:
+        """The header every create carries with SF_ON_DUPLICATE=allow_save, else None."""
+        allow_save = self.settings.sf_on_duplicate == "allow_save"
+        return {DUPLICATE_RULE_HEADER: "allowSave=true"} if allow_save else None
+
+    def adapted(self, new: NewOpportunity) -> NewOpportunity:
+        """`new` with its records adapted to the org (`adapt`) and the configured record type named."""
         fields = self.adapt(f.OPPORTUNITY, new.fields, record_id=new.referral_id)
         record_type = self.org().record_type_id_to_send()
         if record_type:
@@ -524,14 +569,7 @@ class SalesforceClient:
         )
         if new.account_name:
             adapted = replace(adapted, account_name=str(adapted.account_fields.pop("Name")))
-        allow_save = self.settings.sf_on_duplicate == "allow_save"
-        return create_with_children(
-            self,
-            adapted,
-            link_duplicates=not allow_save,
-            linked=self._linked,
-            headers={DUPLICATE_RULE_HEADER: "allowSave=true"} if allow_save else None,
-        )
+        return adapted
 
     def _linked(self, sobject: str, record_id: str, why: str) -> None:
         self._adaptation(

@@ -1,5 +1,7 @@
-"""backfill against the simulators and Azurite: every change becomes one job, once; checkpoints
-make it resumable; a second run creates no new links; memory does not grow with the count."""
+"""backfill against the simulators and Azurite. Batch mode (the default): referrals become
+opportunities straight from the list pages, a second run writes nothing. Per-record mode: every
+change becomes one job, once. Both: checkpoints make it resumable; a second run creates no new
+links; memory does not grow with the count."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from shared.config import SYNC_QUEUE, Settings
 from shared.errors import TransientError
 from shared.jobs import JobSource, RecordKind
 from shared.ops.backfill import PC_CHECKPOINT, SF_CHECKPOINT, Source, backfill
+from shared.ops.ops_clients import OpsClients
 from shared.store import job_queue, links, watermarks
 from shared.store.storage_clients import queue_client
 from tests.integration.ops_fixtures import drain_jobs
@@ -31,32 +34,38 @@ def queued(settings: Settings) -> int:
     return int(queue_client(settings, SYNC_QUEUE).get_queue_properties().approximate_message_count or 0)
 
 
-def test_backfill_enqueues_one_job_per_referral_then_nothing_on_a_second_run(ops_settings, pc_control, cli):
+def per_record(settings: Settings, clients: OpsClients, **options: Any) -> Any:
+    return backfill(settings, clients, since=datetime(2000, 1, 1, tzinfo=UTC), per_record=True, **options)
+
+
+def test_per_record_backfill_enqueues_one_job_per_referral_then_nothing_on_a_second_run(
+    ops_settings, ops_clients, pc_control
+):
     pc_control.seed(250)
 
-    first = cli("backfill", "--since", SINCE, "--source", "pc", "--batch-size", "100", "--json")
-    assert first.exit_code == 0, first.output
+    first = per_record(ops_settings, ops_clients, source=Source.PC, batch_size=100)
+    assert first.enqueued == 250
     jobs = drain_jobs(ops_settings)
     assert len(jobs) == 250
     assert len({j.record_id for j in jobs}) == 250
     assert {(j.kind, j.source) for j in jobs} == {(RecordKind.REFERRAL, JobSource.BACKFILL)}
     assert watermarks.get(ops_settings, PC_CHECKPOINT) is not None
 
-    second = cli("backfill", "--since", SINCE, "--source", "pc", "--json")
-    assert second.exit_code == 0, second.output
-    assert json.loads(second.stdout)["sources"][0]["enqueued"] == 0
+    second = per_record(ops_settings, ops_clients, source=Source.PC)
+    assert second.sources[0].enqueued == 0
     assert queued(ops_settings) == 0
 
 
-def test_backfill_picks_up_only_referrals_changed_since_the_checkpoint(ops_settings, pc_control, cli):
+def test_per_record_backfill_picks_up_only_referrals_changed_since_the_checkpoint(
+    ops_settings, ops_clients, pc_control
+):
     pc_control.seed(20)
-    assert cli("backfill", "--since", SINCE, "--source", "pc").exit_code == 0
+    per_record(ops_settings, ops_clients, source=Source.PC)
     drain_jobs(ops_settings)
     changed = pc_control.send_referral()  # a new referral (plus Microsoft's hidden side)
 
-    result = cli("backfill", "--since", SINCE, "--source", "pc", "--json")
+    per_record(ops_settings, ops_clients, source=Source.PC)
 
-    assert result.exit_code == 0, result.output
     assert [j.record_id for j in drain_jobs(ops_settings)] == [changed["id"]]
 
 
@@ -71,7 +80,9 @@ def test_dry_run_counts_without_enqueueing_or_checkpointing(ops_settings, pc_con
     assert watermarks.get(ops_settings, PC_CHECKPOINT) is None
 
 
-def test_an_interrupted_backfill_resumes_after_the_last_enqueued_batch(ops_settings, ops_clients, pc_control):
+def test_an_interrupted_per_record_backfill_resumes_after_the_last_enqueued_batch(
+    ops_settings, ops_clients, pc_control
+):
     pc_control.seed(100)
     batches = 0
 
@@ -83,11 +94,14 @@ def test_an_interrupted_backfill_resumes_after_the_last_enqueued_batch(ops_setti
         return job_queue.enqueue(settings, jobs)
 
     with pytest.raises(TransientError):
-        backfill(
-            ops_settings, ops_clients, since=datetime(2000, 1, 1, tzinfo=UTC), source=Source.PC,
-            batch_size=10, enqueue=storage_dies_after_three_batches,
-        )  # fmt: skip
-    resumed = backfill(ops_settings, ops_clients, since=datetime(2000, 1, 1, tzinfo=UTC), source=Source.PC)
+        per_record(
+            ops_settings,
+            ops_clients,
+            source=Source.PC,
+            batch_size=10,
+            enqueue=storage_dies_after_three_batches,
+        )
+    resumed = per_record(ops_settings, ops_clients, source=Source.PC)
 
     assert resumed.sources[0].enqueued == 70
     ids = [j.record_id for j in drain_jobs(ops_settings)]
@@ -107,19 +121,18 @@ def test_backfill_enqueues_sync_flagged_opportunities_only(ops_settings, sf_cont
     assert watermarks.get(ops_settings, SF_CHECKPOINT) is not None
 
 
-def test_running_backfill_twice_creates_no_new_links_or_opportunities(
-    ops_settings, pc_control, sf_control, cli, run_queued
+def test_running_per_record_backfill_twice_creates_no_new_links_or_opportunities(
+    ops_settings, ops_clients, pc_control, sf_control, run_queued
 ):
     for _ in range(3):
         pc_control.send_referral()
-    assert cli("backfill", "--since", SINCE).exit_code == 0
+    per_record(ops_settings, ops_clients)
     first = run_queued()
     assert [r.action for r in first] == ["opportunity created"] * 3
     linked = sorted(link.referral_id for link in links.iter_links(ops_settings))
     opportunities = len(sf_control.records("Opportunity"))
 
-    again = cli("backfill", "--since", SINCE, "--restart", "--json")  # re-enqueue everything
-    assert again.exit_code == 0, again.output
+    per_record(ops_settings, ops_clients, restart=True)  # re-enqueue everything
     second = run_queued()
 
     assert len(second) >= 3
@@ -128,13 +141,24 @@ def test_running_backfill_twice_creates_no_new_links_or_opportunities(
     assert len(sf_control.records("Opportunity")) == opportunities
 
 
-# Runs the CLI as `python -m shared.ops` would, then reports VmHWM: the peak RSS of this program
-# alone (the kernel resets it at exec; rusage's ru_maxrss would also count the forking test process).
-MEASURED_CLI = """
-import runpy, sys
-sys.argv = ["shared.ops", *sys.argv[1:]]
+# Runs a per-record backfill configured only through the environment (as an operator's CLI run would),
+# then reports VmHWM: the peak RSS of this program alone (the kernel resets it at exec; rusage's
+# ru_maxrss would also count the forking test process). Batch mode's memory is measured by the bench.
+MEASURED_BACKFILL = """
+import json, sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from shared.config import get_settings
+from shared.ops.backfill import Source, backfill
+from shared.ops.ops_clients import OpsClients
 try:
-    runpy.run_module("shared.ops", run_name="__main__")
+    settings = get_settings()
+    with OpsClients(settings) as clients:
+        report = backfill(settings, clients, since=datetime(2000, 1, 1, tzinfo=UTC), source=Source.PC,
+                          batch_size=500, max_queued=0, per_record=True)
+    rate = report.scanned / report.seconds if report.seconds else 0.0
+    sources = [asdict(s) for s in report.sources]
+    print(json.dumps({"records_per_second": rate, "sources": sources}, default=str))
 finally:
     status = open("/proc/self/status").read()
     peak = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
@@ -143,7 +167,7 @@ finally:
 
 
 def peak_rss_of_backfill(settings: Settings, run: str) -> tuple[int, dict[str, Any]]:
-    """Run `python -m shared.ops backfill --source pc` in a child process configured only through its
+    """Run a per-record Partner Center backfill in a child process configured only through its
     environment (as an operator would); returns its peak RSS in KiB and its JSON report."""
     environ = {
         **{k: v for k, v in os.environ.items() if not k.upper().startswith(("PC_", "SF_"))},
@@ -155,8 +179,7 @@ def peak_rss_of_backfill(settings: Settings, run: str) -> tuple[int, dict[str, A
         "PC_CLIENT_SECRET": settings.pc_client_secret.get_secret_value(),
         "PC_REFRESH_TOKEN": settings.pc_refresh_token.get_secret_value(),
     }
-    args = [sys.executable, "-c", MEASURED_CLI, "backfill", "--since", SINCE, "--source", "pc",
-            "--batch-size", "500", "--max-queued", "0", "--json"]  # fmt: skip
+    args = [sys.executable, "-c", MEASURED_BACKFILL]
     done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
         args, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=240, check=False
     )
@@ -203,7 +226,7 @@ def test_referrals_updated_behind_the_cursor_while_streaming_are_not_skipped(ops
     until = datetime.now(UTC)
     seen: list[str] = []
     with OpsClients(ops_settings) as clients:
-        for referral_id, _ in _referral_changes(clients, datetime(2000, 1, 1, tzinfo=UTC), until):
+        for referral_id, _, _ in _referral_changes(clients, datetime(2000, 1, 1, tzinfo=UTC), until):
             seen.append(referral_id)
             if len(seen) % 100 == 0:  # after each page, "sync" (update) every referral read so far
                 for done in seen[-100:]:
