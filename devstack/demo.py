@@ -6,19 +6,28 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
+import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 
+from devstack.azurite import DEFAULT_LOCATION
 from devstack.stack import LocalStack
 from shared.core import salesforce_fields as F
+from shared.telemetry import configure_logging
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_DATA = DEFAULT_LOCATION / "demo"
+ENV_FILE = DEFAULT_LOCATION / "demo.env"  # .azurite/ is git-ignored
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 
@@ -279,20 +288,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="run the scenario and exit (0 = all verified)")
     parser.add_argument("--verbose", action="store_true", help="log every job")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.verbose:
-        logging.getLogger("cosell_sync").setLevel(logging.INFO)
+    # SIGTERM unwinds like Ctrl-C: the with-block below stops everything it started.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     console.print(
         "[bold]Starting Azurite, the Partner Center and Salesforce simulators and the function app…[/]"
     )
-    with LocalStack() as stack:
+    # Azurite keeps its data on disk, so a storage restart during the demo loses nothing; each demo
+    # starts from an empty folder because the simulators start empty too.
+    shutil.rmtree(AZURITE_DATA, ignore_errors=True)
+    with LocalStack(azurite_location=AZURITE_DATA) as stack:
         assert stack.host is not None
+        configure_logging(stack.settings, handler_level=logging.INFO if args.verbose else logging.WARNING)
         names = ", ".join(str(f.get_function_name()) for f in stack.host.functions)
+        write_env_file(stack, ENV_FILE)
+        pc, sf = stack.pc_sim.origin, stack.sf_sim.base_url
         console.print(f"function app  {stack.host.base_url}  (functions: {names})")
+        console.print(f"webhook URL   {stack.callback_url}  (registered; Salesforce polled every 2 s)")
+        console.print(f"Partner Center simulator  {pc}  control: curl {pc}/_sim/referrals")
+        console.print(f"Salesforce simulator      {sf}  control: curl {sf}/_sim/counters")
+        console.print(f"Azurite data              {AZURITE_DATA}  (on disk: a restart loses nothing)")
         console.print(
-            f"Partner Center simulator  {stack.pc_sim.origin}   Salesforce simulator  {stack.sf_sim.base_url}"
+            f"settings for another shell: .azurite/{ENV_FILE.name} — "
+            f"`set -a; . ./.azurite/{ENV_FILE.name}; set +a; python -m shared.ops status`\n"
         )
-        console.print(f"webhook registered at {stack.callback_url}; Salesforce polled every 2 s\n")
         scenario = Scenario(stack)
         ok = scenario.run()
         console.print(audit_table(stack))
@@ -307,17 +325,29 @@ def main(argv: list[str] | None = None) -> int:
             console.print("[green]demo verified[/]" if ok else "[red]demo FAILED[/]")
             return 0 if ok else 1
         console.print(
-            "\nThe stack keeps running (the poll, the webhook and the worker stay live): act as a seller "
-            f"through the simulators' control APIs ({stack.pc_sim.origin}/_sim, "
-            f"{stack.sf_sim.base_url}/_sim). "
-            "Ctrl-C stops everything."
+            "\nThe stack keeps running (the poll, the webhook and the worker stay live). From another "
+            f"shell: `set -a; . ./.azurite/{ENV_FILE.name}; set +a` then `python -m shared.ops status`, "
+            "`python -m shared.ops replay`; act as Microsoft or a seller through the simulators' control "
+            f"APIs (curl {stack.pc_sim.origin}/_sim/referrals). The audit view: "
+            "`python -m shared.ops status` (latest failures) or the table printed above. "
+            "Ctrl-C or SIGTERM stops everything."
         )
         try:
             while True:
                 time.sleep(1)
         except KeyboardInterrupt:
             console.print("stopping…")
+        finally:
+            ENV_FILE.unlink(missing_ok=True)
     return 0 if ok else 1
+
+
+def write_env_file(stack: LocalStack, path: Path) -> None:
+    """The running stack's app settings as `NAME='value'` lines (for `set -a; . ./file; set +a`):
+    the ops CLI in another shell then works against this demo. Simulator credentials only."""
+    lines = [f"{name}={shlex.quote(value)}" for name, value in sorted(stack.environ.items())]
+    path.write_text("# cosell-sync demo settings (removed when the demo stops)\n" + "\n".join(lines) + "\n")
+    path.chmod(0o600)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, SecretStr
@@ -77,11 +78,13 @@ class LocalStack:
         only: Iterable[str] | None = None,
         start_host: bool = True,
         extra_settings: dict[str, Any] | None = None,
+        azurite_location: Path | None = None,
     ) -> None:
         self.poll_schedule = poll_schedule
         self.only = only
         self.start_host = start_host
         self.extra_settings = extra_settings or {}
+        self.azurite_location = azurite_location
         self._exit = ExitStack()
         self.http_port = free_port()
         self.azurite: Azurite
@@ -106,7 +109,7 @@ class LocalStack:
             raise
 
     def _start(self) -> LocalStack:
-        self.azurite = self._exit.enter_context(Azurite())
+        self.azurite = self._exit.enter_context(Azurite(location=self.azurite_location))
         self.pc_sim = self._exit.enter_context(PartnerCenterSimulator())
         # A new org as it comes (single currency, country picklists, duplicate rules) unless SF_SIM_PROFILE
         # names another profile (devstack.sf_sim.profiles).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -32,8 +33,11 @@ def run_worker(sf_port: int, *, lease_seconds: float, stats_interval: float, sto
     from shared import api_clients
     from shared.config import get_settings
     from shared.salesforce.salesforce_client import SalesforceClient
+    from shared.telemetry import configure_logging
 
     get_settings.cache_clear()
+    # JSON log lines on stderr: warnings and errors only (several workers share the terminal).
+    configure_logging(get_settings(), handler_level=logging.WARNING)
     api_clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(sf_port)))
     import function_app
 

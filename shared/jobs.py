@@ -6,11 +6,27 @@ The worker always reads both sides fresh, so duplicated or re-ordered jobs are h
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from opentelemetry import trace
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _current_span() -> tuple[str, str] | None:
+    """(trace id, span id) of the active OpenTelemetry span, when there is one (e.g. the webhook's
+    request span): the job then continues that trace."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
 class RecordKind(StrEnum):
@@ -42,6 +58,28 @@ class SyncJob(BaseModel):
     trace_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=64)
     event: str | None = Field(default=None, max_length=100, description="e.g. referral-updated")
     attempt: int = Field(default=0, ge=0, le=1000, description="Re-enqueues after throttling so far.")
+    traceparent: str | None = Field(
+        default=None,
+        pattern=TRACEPARENT.pattern,
+        description="W3C trace context of the producer (webhook request, poll, replay…): the queue hop and"
+        " the sync continue its distributed trace. Absent in older messages (then derived from trace_id).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trace_context(cls, data: Any) -> Any:
+        """A new job joins the active span's trace (trace_id = its W3C trace id); every job whose
+        trace id is a W3C one carries a traceparent, so older messages gain one when read."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        current = _current_span()
+        if "trace_id" not in data:
+            data["trace_id"] = current[0] if current else uuid.uuid4().hex
+        if data.get("traceparent") is None and _HEX32.match(str(data["trace_id"])):
+            parent = current[1] if current and current[0] == data["trace_id"] else secrets.token_hex(8)
+            data["traceparent"] = f"00-{data['trace_id']}-{parent}-01"
+        return data
 
     @field_validator("record_id")
     @classmethod

@@ -17,11 +17,21 @@ OpenTelemetry API hands out no-op instruments, so recording costs next to nothin
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
+import sys
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import IO, TYPE_CHECKING, Any
 
-from opentelemetry import metrics
+from opentelemetry import metrics, trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from shared.errors import redact
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -79,6 +89,106 @@ def _label(value: str) -> str:
     return str(value)[:_LABEL_MAX_CHARS]
 
 
+TRACER_NAME = "cosell_sync"
+_NO_FIELDS: Mapping[str, str] = MappingProxyType({})
+_log_fields: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "cosell_log_fields", default=_NO_FIELDS
+)
+_LOG_FIELDS = ("trace_id", "span_id", "job", "kind", "record_id", "source", "outcome")
+_instrumented = False
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (secrets redacted), the trace id and
+    span id of the active span (or of the job being run), the job and record ids, the outcome."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        entry.update(_log_fields.get())
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
+        for name in _LOG_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = str(value)
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+_handler: logging.Handler | None = None
+
+
+def configure_logging(
+    settings: Settings, *, stream: IO[str] | None = None, handler_level: int = logging.NOTSET
+) -> logging.Handler:
+    """JSON lines on stderr (or `stream`) for the whole process, at LOG_LEVEL for the app's loggers
+    (`handler_level` can quiet this output further, e.g. a benchmark's worker processes).
+    Idempotent: a second call replaces the handler of the first."""
+    global _handler  # noqa: PLW0603 - one handler per process
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    _handler = logging.StreamHandler(stream or sys.stderr)
+    _handler.setFormatter(JsonLogFormatter())
+    _handler.setLevel(handler_level)
+    root.addHandler(_handler)
+    if root.level > logging.WARNING or root.level == logging.NOTSET:
+        root.setLevel(logging.WARNING)
+    apply_log_level(settings)
+    return _handler
+
+
+@contextmanager
+def log_fields(**fields: str | None) -> Iterator[None]:
+    """Add fields (job, record_id, …) to every log line written inside the block."""
+    token = _log_fields.set({**_log_fields.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _log_fields.reset(token)
+
+
+@contextmanager
+def continue_trace(traceparent: str | None, name: str, **fields: str | None) -> Iterator[None]:
+    """Run the block as a span continuing the W3C trace context `traceparent` (a job's producer:
+    the webhook request, the poll, a replay), with `fields` on every log line. Without an exporter
+    the span does not record, but the context still flows into the HTTP calls' headers and the logs."""
+    parent = TraceContextTextMapPropagator().extract({"traceparent": traceparent} if traceparent else {})
+    span_context = trace.get_current_span(parent).get_span_context()
+    trace_fields = {"trace_id": format(span_context.trace_id, "032x")} if span_context.is_valid else {}
+    tracer = trace.get_tracer(TRACER_NAME)
+    with (
+        tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.CONSUMER) as span,
+        log_fields(**trace_fields, **fields),
+    ):
+        for key, value in fields.items():
+            if value is not None:
+                span.set_attribute(f"cosell.{key}", value)
+        yield
+
+
+def instrument_http() -> None:
+    """OpenTelemetry spans (and W3C headers) for every httpx (Partner Center) and requests
+    (Salesforce) call, children of the job's span. Once per process."""
+    global _instrumented  # noqa: PLW0603 - process-wide, idempotent
+    if _instrumented:
+        return
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor  # noqa: PLC0415
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor  # noqa: PLC0415
+
+    HTTPXClientInstrumentor().instrument()
+    RequestsInstrumentor().instrument()
+    _instrumented = True
+
+
 def apply_log_level(settings: Settings) -> None:
     """LOG_LEVEL for the app's own loggers (the host's and libraries' levels are host.json's)."""
     for name in ("cosell_sync", "shared"):
@@ -95,6 +205,7 @@ def configure_telemetry(settings: Settings) -> None:
     """
     global _configured  # noqa: PLW0603 - process-wide, idempotent set-up
     apply_log_level(settings)
+    instrument_http()
     connection_string = settings.applicationinsights_connection_string.get_secret_value()
     if not connection_string:
         return

@@ -8,6 +8,7 @@ progress to stderr, and on failure prints one line saying what to fix and exits 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,7 +40,7 @@ from shared.ops.webhook_health import (
     register_webhooks,
     unregister_webhooks,
 )
-from shared.telemetry import apply_log_level
+from shared.telemetry import configure_logging
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -88,12 +89,14 @@ def _session(ctx: typer.Context) -> Iterator[tuple[Settings, OpsClients]]:
     context: CliContext = ctx.obj
     try:
         settings = context.load()
-        apply_log_level(settings)
+        # The CLI speaks in tables and one-line errors; its log lines (JSON) show with LOG_LEVEL=DEBUG.
+        quiet = settings.log_level != "DEBUG"
+        configure_logging(settings, handler_level=logging.CRITICAL + 1 if quiet else logging.DEBUG)
         if not (settings.storage_connection or settings.storage_account_name):
             # Fail at once (exit 2) instead of trying API calls first and storage last.
             raise ConfigError(
                 "no storage account: set AzureWebJobsStorage (a connection string; the demo writes "
-                "one to .demo.env) or AzureWebJobsStorage__accountName (the managed identity)"
+                "one to .azurite/demo.env) or AzureWebJobsStorage__accountName (the managed identity)"
             )
         with context.make_clients(settings) as clients:
             yield settings, clients

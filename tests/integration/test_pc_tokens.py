@@ -123,7 +123,8 @@ def test_status_shows_a_token_about_to_expire(ops_settings, cli):
     try:
         store.save("rt-from-80-days-ago", issued)
         result = cli("status", "--json")
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 1, result.output  # degraded (issue #18): the token warning is a reason
+        assert any("expires in" in r for r in json.loads(result.stdout)["health"]["reasons"])
         token = json.loads(result.stdout)["refresh_token"]
         assert 9.5 < token["days_left"] < 10.5
         assert token["warnings"] and "expires in" in token["warnings"][0]

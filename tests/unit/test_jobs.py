@@ -19,7 +19,7 @@ def test_a_job_round_trips_through_its_queue_message():
     again = SyncJob.from_message(job.to_message())
     assert again == job
     assert set(json.loads(job.to_message())) <= {
-        "kind", "record_id", "source", "observed_at", "trace_id", "event", "attempt"
+        "kind", "record_id", "source", "observed_at", "trace_id", "event", "attempt", "traceparent"
     }  # fmt: skip
 
 

@@ -98,3 +98,44 @@ def test_configure_is_a_no_op_without_a_connection_string(reader):
 
     assert metrics.get_meter_provider() is provider
     assert telemetry._configured is False
+
+
+def test_a_job_message_without_trace_context_still_parses_and_gains_one():
+    import json as _json
+
+    from shared.jobs import TRACEPARENT, SyncJob
+
+    old = '{"kind": "referral", "record_id": "r-1", "source": "webhook", "trace_id": "' + "a" * 32 + '"}'
+    job = SyncJob.from_message(old)
+    assert job.traceparent is not None and TRACEPARENT.match(job.traceparent)
+    assert job.traceparent.split("-")[1] == "a" * 32
+    assert SyncJob.from_message(job.to_message()) == job
+    legacy = SyncJob.from_message(_json.dumps({"kind": "referral", "record_id": "r", "source": "poll",
+                                               "trace_id": "not-hex"}))  # fmt: skip
+    assert legacy.traceparent is None
+
+
+def test_json_log_lines_carry_the_trace_and_job_fields_and_redact_secrets():
+    import io
+    import json as _json
+    import logging
+
+    stream = io.StringIO()
+    handler = telemetry.configure_logging(load_settings(), stream=stream)
+    try:
+        parent = "00-" + "b" * 32 + "-" + "c" * 16 + "-01"
+        with telemetry.continue_trace(parent, "sync job", job="j-1", record_id="r-9", kind="referral"):
+            logging.getLogger("cosell_sync.engine").warning(
+                "token refused: refresh_token=SECRETVALUE123", extra={"outcome": "retrying"}
+            )
+    finally:
+        logging.getLogger().removeHandler(handler)
+    [line] = [_json.loads(x) for x in stream.getvalue().splitlines()]
+    assert line["trace_id"] == "b" * 32
+    assert (line["job"], line["record_id"], line["kind"], line["outcome"]) == (
+        "j-1",
+        "r-9",
+        "referral",
+        "retrying",
+    )
+    assert "SECRETVALUE123" not in stream.getvalue()
