@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from shared.core import salesforce_fields as f
+from shared.core.countries import UnknownCountry, normalise_country
 
 
 class SimControlError(RuntimeError):
@@ -21,6 +22,7 @@ class SalesforceSimControl:
 
     def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
         self._http = httpx.Client(base_url=base_url.rstrip("/") + "/_sim", timeout=timeout, trust_env=False)
+        self._profile: dict[str, Any] | None = None
 
     def close(self) -> None:
         self._http.close()
@@ -41,10 +43,12 @@ class SalesforceSimControl:
     def reset(self) -> None:
         """Empty the org, clear faults, counters and switches."""
         self._call("POST", "/reset")
+        self._profile = None
 
     def set_profile(self, name: str, **options: Any) -> dict[str, Any]:
         """Reset the org to an org profile ("ideal", "new_org", "enterprise"; `devstack.sf_sim.profiles`),
         options overriding its settings (default_record_type, read_only_fields, currencies, ...)."""
+        self._profile = None
         return dict(self._call("POST", "/profile", {"name": name, **options}))
 
     def profile(self) -> dict[str, Any]:
@@ -62,6 +66,7 @@ class SalesforceSimControl:
         """Org switches: multi_currency, country_picklists, api_used, api_max, page_size,
         token_lifetime (seconds), hidden_fields (["Opportunity.Referral_Id__c"]), stages,
         clock_offset_seconds."""
+        self._profile = None
         return dict(self._call("POST", "/org", switches))
 
     def inject_fault(
@@ -127,10 +132,29 @@ class SalesforceSimControl:
 
     # ---------------------------------------------------------------- seller actions
     def create_record(self, sobject: str, **values: Any) -> str:
-        return str(self._call("POST", f"/records/{sobject}", values)["id"])
+        return str(self._call("POST", f"/records/{sobject}", self.as_seller(values))["id"])
 
     def update_record(self, sobject: str, record_id: str, **values: Any) -> None:
-        self._call("PATCH", f"/records/{sobject}/{record_id}", values)
+        self._call("PATCH", f"/records/{sobject}/{record_id}", self.as_seller(values))
+
+    def as_seller(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Values as a seller enters them in this org's UI: no currency in a single-currency org (the
+        field does not exist), a country picked from the list in an org with State and
+        Country/Territory picklists (the ISO code field set; Salesforce fills in the name). Scenarios
+        written once run on every org profile."""
+        profile = self._profile = self._profile or self.profile()
+        values = dict(values)
+        if not profile.get("multi_currency"):
+            values.pop("CurrencyIsoCode", None)
+        if profile.get("country_picklists"):
+            for field in ("BillingCountry", "ShippingCountry"):
+                if values.get(field) and f"{field}Code" not in values:
+                    try:
+                        values[f"{field}Code"] = normalise_country(str(values[field]))
+                        del values[field]
+                    except UnknownCountry:
+                        pass  # left as typed: the org refuses it, as its UI would
+        return values
 
     def delete_record(self, sobject: str, record_id: str) -> None:
         self._call("DELETE", f"/records/{sobject}/{record_id}")
