@@ -1,7 +1,10 @@
-"""Backfill throughput and memory: seed N referrals in the Partner Center simulator, run the backfill
-plus an in-process worker host in a child process (`bench.backfill_process`), and time until every
-referral has its opportunity. Progress is counted in the Salesforce simulator (uncounted control
-query); the child's RSS is sampled with psutil as it runs and its peak taken from /proc (VmHWM)."""
+"""Backfill throughput and memory: seed N referrals in the Partner Center simulator (`seed_mix`: a
+contact each, and in realistic proportions close dates, notes and solutions), run the backfill plus
+an in-process host of every function (worker, webhook, poll) in a child process
+(`bench.backfill_process`), and time until every referral has its opportunity. Webhooks and the
+poll stay on, so the echoes of the backfill's own writes are counted. Progress is counted in the
+Salesforce simulator (uncounted control query); the child's RSS is sampled with psutil as it
+runs and its peak taken from /proc (VmHWM)."""
 
 from __future__ import annotations
 
@@ -16,14 +19,48 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.common import BenchTimeout, sf_writes, wait_quiet
+from bench.common import BenchTimeout, sf_calls, sf_writes
 from devstack.stack import LocalStack
 from devstack.worker_process import ROOT, spawn_worker
 from shared import api_clients
+from shared.store.job_queue import depth as queue_depth
 
 SAMPLE_SECONDS = 0.5
 # Worker processes draining the queue, as instances would in Azure: one per core of this machine.
 WORKER_PROCESSES = max(2, os.cpu_count() or 1)
+# Shares of the seeded referrals, each group seeded with its own details (pc_sim `seed` overrides).
+# Every referral has its customer's contact (customers repeat across groups, as a customer's deals do).
+_SOLUTION = {"id": "SOL-15974-MQF", "name": "Contoso Data Platform"}
+MIX: tuple[tuple[float, dict[str, Any]], ...] = (
+    (0.25, {}),  # a contact only: no close date (Salesforce needs one: it goes back to Partner Center)
+    (0.25, {"details": {"closingDateTime": "2027-03-31T00:00:00Z", "notes": "Workshop requested.",
+                        "requirements": {"solutions": [_SOLUTION]}}}),
+    (0.25, {"details": {"closingDateTime": "2027-06-30T00:00:00Z",
+                        "requirements": {"solutions": [_SOLUTION]}}}),
+    (0.25, {"details": {"closingDateTime": "2027-09-30T00:00:00Z", "notes": "Customer evaluating Azure."}}),
+)  # fmt: skip
+MODE = "batch"
+"""The backfill mode `run` measures (the default of `shared.ops.backfill`)."""
+# No reconcile during a run (its 30-minute timer would land in some runs and not others). The poll's
+# overlap is 0 s (a 1-second window): with the stack's 30 s, the poll's remembered ids of a backfill
+# burst outgrow the watermark's table property (shared/store/watermarks.py MAX_SEEN_CHARS is 60,000
+# characters, Azure's limit 32K UTF-16 characters) and every poll fails from then on.
+QUIET_TIMERS = {"reconcile_schedule": "0 0 3 * * *", "sf_poll_overlap_seconds": 0}
+
+
+def seed_mix(stack: LocalStack, records: int) -> dict[str, int]:
+    """Seed `records` referrals in MIX's proportions; returns how many of each kind."""
+    counts: dict[str, int] = {"no_close_date": 0, "notes": 0, "solutions": 0}
+    left = records
+    for n, (share, overrides) in enumerate(MIX):
+        count = left if n == len(MIX) - 1 else round(records * share)
+        stack.pc.seed(count, overrides)
+        left -= count
+        details = overrides.get("details", {})
+        counts["no_close_date"] += 0 if "closingDateTime" in details else count
+        counts["notes"] += count if "notes" in details else 0
+        counts["solutions"] += count if "requirements" in details else 0
+    return counts
 
 
 class CpuSplit:
@@ -67,6 +104,25 @@ def peak_rate(samples: list[tuple[float, int]], window: float = 1.0) -> float:
     return round(peak, 1)
 
 
+def wait_settled(stack: LocalStack, *, quiet_seconds: float, timeout: float) -> float:
+    """`common.wait_quiet` with the poll on: quiet once the queue is empty, no webhook is pending,
+    Partner Center saw no call and Salesforce no more calls than the idle polls (one per 2-second
+    poll) for `quiet_seconds`. The idle polls stay in the counts (a few calls per run)."""
+    started = time.monotonic()
+    last: tuple[int, int] = (-1, -1)
+    since = started
+    while time.monotonic() - started < timeout:
+        now = (_pc_total(stack), sf_calls(stack.sf.counters()))
+        busy = queue_depth(stack.settings) > 0 or stack.pc.webhooks()["pending"] > 0
+        quiet_polls = 1 + int((time.monotonic() - since) / 2.0) + 1
+        if busy or now[0] != last[0] or now[1] - last[1] > quiet_polls:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_seconds:
+            return time.monotonic() - started
+        time.sleep(0.25)
+    raise BenchTimeout(f"the stack did not settle within {timeout:.0f}s")
+
+
 def floor_cpu_ms(stack: LocalStack, repeats: int = 50) -> float:
     """CPU of the floor operations — one bare Partner Center GET and one Salesforce update through
     the app's own clients — per pair, on this thread only (the simulators share this process)."""
@@ -83,22 +139,27 @@ def floor_cpu_ms(stack: LocalStack, repeats: int = 50) -> float:
 
 
 def measure(
-    records: int, *, timeout: float, extra_workers: int = 0, extra_settings: dict[str, Any] | None = None
+    records: int,
+    *,
+    timeout: float,
+    extra_workers: int = 0,
+    extra_settings: dict[str, Any] | None = None,
+    per_record: bool = False,
 ) -> dict[str, Any]:
-    """One backfill of `records` seeded referrals on a fresh stack: the backfill process runs a worker
-    host itself; `extra_workers` more worker processes drain the same queue (as more instances would)."""
-    with LocalStack(start_host=False, extra_settings=extra_settings) as stack:
-        # No HTTP function runs here, so webhook deliveries would only retry against a closed port
-        # (and compete with the backfill for the simulators' CPU): drop them.
-        stack.pc.set_faults(webhooks={"drop_rate": 1.0})
-        stack.pc.seed(records)
+    """One backfill of `records` seeded referrals on a fresh stack: the backfill process hosts every
+    function itself (webhooks reach it, the poll runs in it); `extra_workers` more worker processes
+    drain the same queue (as more instances would)."""
+    settings = {**QUIET_TIMERS, **(extra_settings or {})}
+    with LocalStack(start_host=False, extra_settings=settings) as stack:
+        seeded = seed_mix(stack, records)
         workers = [spawn_worker(stack.environ, stack.sf_sim.port) for _ in range(extra_workers)]
         worker_procs = [psutil.Process(w.pid) for w in workers]
         stack.sf.reset_counters()
         stack.pc.reset_counters()
         env = {**os.environ, **stack.environ, "PYTHONPATH": str(ROOT)}
         child = subprocess.Popen(
-            [sys.executable, "-m", "bench.backfill_process", "--sf-port", str(stack.sf_sim.port)],
+            [sys.executable, "-m", "bench.backfill_process", "--sf-port", str(stack.sf_sim.port),
+             "--http-port", str(stack.http_port), *(["--per-record"] if per_record else [])],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert child.stdout is not None
@@ -128,7 +189,7 @@ def measure(
                     worker_peak = max(worker_peak, worker.memory_info().rss / 2**20)
             finished = time.time()
             cpu_seconds = cpu.used()
-            wait_quiet(stack.settings, stack.pc, stack.sf, quiet_seconds=5.0, timeout=120)
+            wait_settled(stack, quiet_seconds=6.0, timeout=180)
         finally:
             child.terminate()
             out, _ = child.communicate(timeout=60)
@@ -152,6 +213,8 @@ def measure(
             "floor_cpu_ms": floor,
             "pc_peak_requests_per_s": peak_rate(pc_samples),
             "records": records,
+            "mode": "per-record" if per_record else "batch",
+            "seeded": seeded,
             "seconds": round(seconds, 2),
             "records_per_s": round(records / seconds, 1),
             "enqueue_seconds": round(float(enqueued_line.split()[2]) - started, 2),

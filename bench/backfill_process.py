@@ -1,6 +1,8 @@
-"""The backfill measurement's child process: `shared.ops.backfill` (Partner Center source) enqueues a
-job per seeded referral while the local host runs `sync_worker` in this same process, so its peak
-RSS covers the backfill and the workers. Prints `started <epoch>` before the backfill, `enqueued <n>`
+"""The backfill measurement's child process: `shared.ops.backfill` (Partner Center source, batch mode
+unless --per-record) runs while the local host runs every function in this same process — the sync
+worker, the Partner Center webhook (on the stack's callback port, so the echoes of the backfill's
+own writes arrive and are counted) and the Salesforce poll timer — so its peak RSS covers the
+backfill and the workers. Prints `started <epoch>` before the backfill, `enqueued <n>`
 after it, and `{"peak_rss_mb": ...}` as its last line once SIGTERM asks it to stop."""
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from types import FrameType
 
 from devstack.host import LocalFunctionsHost
 from devstack.sf_sim import loopback_session
-from devstack.worker_process import WORKER_FUNCTION
 from shared import api_clients
 from shared.config import get_settings
 from shared.ops.backfill import Source, backfill
@@ -40,6 +41,8 @@ def peak_rss_kib() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sf-port", type=int, required=True)
+    parser.add_argument("--http-port", type=int, required=True, help="the stack's webhook callback port")
+    parser.add_argument("--per-record", action="store_true", help="one job per referral (the old way)")
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -53,12 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     api_clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(port)))
     import function_app
 
-    with LocalFunctionsHost(function_app.app, only=[WORKER_FUNCTION]):
+    with LocalFunctionsHost(function_app.app, http_port=args.http_port):
         print(f"started {time.time()}", flush=True)
         with OpsClients(settings, make_sf=api_clients.salesforce) as ops:
             report = backfill(
-                settings, ops, since=datetime.now(UTC) - timedelta(days=1), source=Source.PC, restart=True
-            )
+                settings, ops, since=datetime.now(UTC) - timedelta(days=1), source=Source.PC, restart=True,
+                per_record=args.per_record,
+            )  # fmt: skip
         print(f"enqueued {report.enqueued} {time.time()}", flush=True)
         stop.wait()
     print(json.dumps({"peak_rss_mb": round(peak_rss_kib() / 1024, 1)}), flush=True)
