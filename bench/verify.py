@@ -10,6 +10,7 @@ from typing import Any
 
 from devstack.pc_sim.store import MICROSOFT_ORG_ID
 from devstack.stack import LocalStack
+from shared import api_clients
 from shared.core import salesforce_fields as F
 from shared.core.canonical import SYNCED_FIELDS
 from shared.core.mapping import deal_from_partner_center, deal_from_salesforce
@@ -71,7 +72,9 @@ def verify(stack: LocalStack, expected: Expectation) -> Verdict:
     referrals: list[dict[str, Any]] = [
         r for r in stack.pc.referrals() if r.get("organizationId") != MICROSOFT_ORG_ID
     ]
-    opportunities = stack.sf.query(opportunity_select(settings))
+    # The org as the connector describes it (a single-currency org has no CurrencyIsoCode to select).
+    org = api_clients.salesforce(settings).org()
+    opportunities = stack.sf.query(opportunity_select(settings, org))
     opps_by_referral: dict[str, list[dict[str, Any]]] = {}
     for row in opportunities:
         if row.get(F.REFERRAL_ID):

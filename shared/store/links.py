@@ -76,7 +76,7 @@ def _to_entity(link: Link) -> dict[str, Any]:
     }
 
 
-_MAX_PACKED = 60_000  # a string property holds 64 KiB; a bigger referral is simply read each time
+_MAX_PACKED = 30_000  # a string property holds 64 KiB of UTF-16 (32K characters); bigger: read each time
 
 
 def _pack(state: dict[str, Any] | None) -> str:

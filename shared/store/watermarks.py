@@ -32,7 +32,7 @@ from shared.errors import ConflictError, TransientError
 from shared.store import tables
 
 PARTITION = "watermark"
-MAX_SEEN_CHARS = 60_000  # a table property holds at most 64 KiB of text
+MAX_SEEN_CHARS = 30_000  # a string property holds 64 KiB of UTF-16: 32K characters
 _ATTEMPTS = 5
 log = logging.getLogger("cosell_sync.store")
 _known_lock = threading.Lock()

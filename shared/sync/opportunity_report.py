@@ -69,6 +69,9 @@ def salesforce_unchanged(settings: Settings, opp: dict[str, Any], link: Link, re
         **custom_mappings(settings).from_salesforce(opp),
         "referral_id": referral_id,
         "opportunity_id": str(opp["Id"]),
+        # Notes are not a field of the opportunity (its Description is the seller's; see
+        # shared.core.notes): new seller notes are checked below instead.
+        "notes": link.snapshot.get("notes"),
     }
     return (
         unchanged(values, link)

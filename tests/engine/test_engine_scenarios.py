@@ -420,3 +420,15 @@ def test_a_size_bucket_never_overwrites_an_employee_count_inside_it(world: World
 
     assert inside == 120  # inside the bucket: kept
     assert world.sf.accounts[account_id]["NumberOfEmployees"] == 1001  # outside: the bucket's lower bound
+
+
+def test_a_pair_with_notes_and_a_description_is_recognised_as_in_sync_without_a_read(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.pc.edit(referral_id, [{"op": "replace", "path": "/details/notes", "value": "Kick-off done"}])
+    world.referral(referral_id)
+    world.sf.edit(opportunity_id, {"Description": "the seller's own text"})  # not a synced field
+    reads = world.pc.reads
+
+    result = world.opportunity(opportunity_id)
+
+    assert result.outcome is Outcome.NOOP and world.pc.reads == reads
