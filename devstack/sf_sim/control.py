@@ -11,6 +11,7 @@ import httpx
 
 from shared.core import salesforce_fields as f
 from shared.core.countries import UnknownCountry, normalise_country
+from shared.salesforce.records import note_record
 
 
 class SimControlError(RuntimeError):
@@ -185,6 +186,21 @@ class SalesforceSimControl:
         if account_id:
             body["AccountId"] = account_id
         return self.create_record(f.OPPORTUNITY, **body)
+
+    def add_note(self, opportunity_id: str, title: str, text: str) -> str:
+        """A seller writes an enhanced note on the opportunity; returns the note's id."""
+        note_id = self.create_record("ContentNote", **note_record(title, text))
+        self.create_record(
+            "ContentDocumentLink", ContentDocumentId=note_id, LinkedEntityId=opportunity_id, ShareType="V"
+        )
+        return note_id
+
+    def notes_of(self, opportunity_id: str) -> list[str]:
+        """The text (HTML) of every note on the opportunity."""
+        links = self.query(
+            f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{opportunity_id}'"
+        )
+        return [self.note_content(str(link["ContentDocumentId"])) for link in links]
 
     def edit_opportunity(self, opportunity_id: str, **values: Any) -> None:
         self.update_record(f.OPPORTUNITY, opportunity_id, **values)

@@ -53,8 +53,18 @@ async def data_api(request: Request) -> Response:
     except ValueError as exc:
         error = [{"errorCode": "JSON_PARSER_ERROR", "message": f"Unexpected character: {exc}"}]
         return json_response(error, 400, headers)
+    if endpoint == "composite" and _reads_only(body):
+        state.counters["composite_reads"] += 1  # also counted as "composite": one API call all the same
     call = RestCall(request.method, parts, request.query_params, request.headers, body, float(match.group(1)))
     return _respond(state, call, headers)
+
+
+def _reads_only(body: object) -> bool:
+    """A /composite request made only of GET subrequests (queries): a read, however many it holds."""
+    subrequests = body.get("compositeRequest") if isinstance(body, dict) else None
+    if not isinstance(subrequests, list) or not subrequests:
+        return False
+    return all(isinstance(s, dict) and str(s.get("method", "")).upper() == "GET" for s in subrequests)
 
 
 async def _injected_fault(
