@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shared.config import Settings
 from shared.core.canonical import clean_text, to_money
+from shared.core.mapping_partner_center import value_at
 from shared.errors import ConfigError
 
 PREFIX = "x:"
@@ -157,7 +158,7 @@ class CustomMappings:
         }
 
     def from_partner_center(self, referral: Mapping[str, Any]) -> dict[str, Any]:
-        return {m.key: m.from_partner_center(_get(referral, m.path)) for m in self.mappings}
+        return {m.key: m.from_partner_center(value_at(referral, m.path)) for m in self.mappings}
 
     def merge(
         self,
@@ -234,15 +235,6 @@ def _decide(direction: str, sf: Any, pc: Any, base: Any, *, known: bool) -> str 
     if sf == base:
         return "partner_center"
     return "salesforce"  # Salesforce changed it (or both did: Salesforce owns custom fields)
-
-
-def _get(doc: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = doc
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
 
 
 def _iso_date(text: str) -> str | None:

@@ -48,13 +48,18 @@ class ReferralCategory(StrEnum):
     CO_SELL = "co-sell"
 
 
-def _get(doc: Mapping[str, Any] | None, *path: str) -> Any:
+def value_at(doc: Mapping[str, Any] | None, path: tuple[str, ...]) -> Any:
+    """The value at `path` in a referral (None where any part is missing)."""
     value: Any = doc
     for key in path:
         if not isinstance(value, Mapping):
             return None
         value = value.get(key)
     return value
+
+
+def _get(doc: Mapping[str, Any] | None, *path: str) -> Any:
+    return value_at(doc, path)
 
 
 def _list(value: object) -> list[Mapping[str, Any]]:

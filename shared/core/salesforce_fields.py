@@ -30,3 +30,15 @@ SOLUTIONS_RELATIONSHIP: Final = "Partner_Center_Solutions__r"
 
 VISIBLE: Final = "Visible"
 HIDDEN: Final = "Hidden"
+
+OPPORTUNITY_FIELDS: Final = (
+    SYNC,
+    REFERRAL_ID,
+    REFERRAL_LINK,
+    HELP,
+    VISIBILITY,
+    MSFT_CRM_ID,
+    AUDIT,
+    REFERRAL_STATUS,
+)
+"""The connector's custom fields on Opportunity."""

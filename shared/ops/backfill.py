@@ -262,58 +262,70 @@ def run_source(
     start, resume = start_point(
         options.since, watermarks.read(settings, checkpoint_name), restart=options.restart
     )
-    report = SourceReport(label, checkpoint_name, start, checkpoint=resume.value)
-    cursor = Cursor(resume)
-    batch: list[SyncJob] = []
-    listed: dict[str, Referral] = {}
-
-    def flush() -> None:
-        if not batch:
-            return
-        if clients is not None and not options.dry_run:
-            handled = len(batch)
-            stamps = {job.record_id: job.observed_at for job in batch if job.observed_at is not None}
-            outcome = backfill_batch.handle_page(settings, clients, list(listed.values()), stamps)
-            report.created += outcome.created
-            report.in_sync += outcome.in_sync
-            report.skipped += outcome.skipped
-            report.close_dates_sent += outcome.patched
-            batch[:] = [job for job in batch if job.record_id not in listed] + outcome.jobs
-            listed.clear()
-            if batch:
-                report.waited_seconds += wait_for_room(settings, options, len(batch))
-                report.enqueued += options.enqueue(settings, batch)
-            value, seen = cursor.checkpoint()
-            if value is not None:
-                report.checkpoint = watermarks.advance(settings, checkpoint_name, value, seen=seen)
-            if options.progress is not None:
-                options.progress(label, handled)
-            batch.clear()
-            return
-        if not options.dry_run:
-            report.waited_seconds += wait_for_room(settings, options, len(batch))
-            report.enqueued += options.enqueue(settings, batch)
-            value, seen = cursor.checkpoint()
-            if value is not None:
-                report.checkpoint = watermarks.advance(settings, checkpoint_name, value, seen=seen)
-        else:
-            report.enqueued += len(batch)
-        if options.progress is not None:
-            options.progress(label, len(batch))
-        batch.clear()
-
+    run = _SourceRun(settings, options, clients, label, checkpoint_name, Cursor(resume))
+    run.report = SourceReport(label, checkpoint_name, start, checkpoint=resume.value)
+    limit = min(options.batch_size, BATCH_PAGE) if clients is not None else options.batch_size
     for record_id, stamp, referral in changes(start, options.until):
-        report.scanned += 1
-        if not cursor.offer(record_id, stamp):
-            report.already_done += 1
+        run.report.scanned += 1
+        if not run.cursor.offer(record_id, stamp):
+            run.report.already_done += 1
             continue
-        batch.append(SyncJob(kind=kind, record_id=record_id, source=JobSource.BACKFILL, observed_at=stamp))
+        run.batch.append(
+            SyncJob(kind=kind, record_id=record_id, source=JobSource.BACKFILL, observed_at=stamp)
+        )
         if referral is not None and clients is not None:
-            listed[record_id] = referral
-        if len(batch) >= (min(options.batch_size, BATCH_PAGE) if clients is not None else options.batch_size):
-            flush()
-    flush()
-    return report
+            run.listed[record_id] = referral
+        if len(run.batch) >= limit:
+            run.flush()
+    run.flush()
+    return run.report
+
+
+@dataclass
+class _SourceRun:
+    """One source's batches: handled in batch mode or enqueued, then checkpointed."""
+
+    settings: Settings
+    options: RunOptions
+    clients: OpsClients | None
+    label: str
+    checkpoint_name: str
+    cursor: Cursor
+    report: SourceReport = field(init=False)
+    batch: list[SyncJob] = field(default_factory=list)
+    listed: dict[str, Referral] = field(default_factory=dict)
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        handled = len(self.batch)
+        if self.options.dry_run:
+            self.report.enqueued += handled
+        else:
+            if self.clients is not None:
+                self._handle_in_batch(self.clients)
+            if self.batch:
+                self.report.waited_seconds += wait_for_room(self.settings, self.options, len(self.batch))
+                self.report.enqueued += self.options.enqueue(self.settings, self.batch)
+            value, seen = self.cursor.checkpoint()
+            if value is not None:
+                self.report.checkpoint = watermarks.advance(
+                    self.settings, self.checkpoint_name, value, seen=seen
+                )
+        if self.options.progress is not None:
+            self.options.progress(self.label, handled)
+        self.batch.clear()
+
+    def _handle_in_batch(self, clients: OpsClients) -> None:
+        """Referrals listed with their data are handled here; only what needs the engine stays a job."""
+        stamps = {job.record_id: job.observed_at for job in self.batch if job.observed_at is not None}
+        outcome = backfill_batch.handle_page(self.settings, clients, list(self.listed.values()), stamps)
+        self.report.created += outcome.created
+        self.report.in_sync += outcome.in_sync
+        self.report.skipped += outcome.skipped
+        self.report.close_dates_sent += outcome.patched
+        self.batch[:] = [job for job in self.batch if job.record_id not in self.listed] + outcome.jobs
+        self.listed.clear()
 
 
 def wait_for_room(settings: Settings, options: RunOptions, jobs: int) -> float:

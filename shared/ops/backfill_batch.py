@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -406,57 +407,67 @@ def _finish_creates(
     ids = [c.opportunity_id for c in written]
     queries = [select + format_soql(" WHERE Id IN {}", chunk) for chunk in _chunks(ids, IN_CHUNK)]
     fresh = {str(r["Id"]): r for rows in _query_all(sf, queries) for r in rows}
-    custom = custom_mappings(settings)
-    pending: list[tuple[_Create, Link, bool]] = []
-    for create in written:
-        referral, rid = create.referral, str(create.referral.id)
-        deal = deal_from_partner_center(create.wire)
-        snapshot = {**deal.comparable(), **custom.from_partner_center(create.wire)}
-        snapshot.update(opportunity_id=create.opportunity_id, partner_team=[])
-        close_date = str(create.new.fields["CloseDate"])
-        sent = referral
-        complete = True
-        if deal.close_date is None:
-            # Salesforce needed a close date the referral lacks: Partner Center gets the same one.
-            try:
-                operations = partner_center_patch({"close_date": close_date}, create.wire)
-                sent = clients.pc.update_referral(rid, operations, etag=referral.e_tag)
-                snapshot["close_date"] = close_date
-                out.patched += 1
-            except CosellSyncError as exc:
-                # Changed since it was listed (or refused): the link keeps the referral without a
-                # close date, so the engine's merge sends Salesforce's.
-                log.info("backfill: close date of referral %s left to the engine: %s", rid, exc)
-                complete = False
-        previous = found[rid]
-        base = replace(previous, pending=None, last_outcome="ok") if previous else Link(referral_id=rid)
-        link = replace(base, opportunity_id=create.opportunity_id, snapshot=snapshot, pc_state=sent.to_wire())
-        link = link.with_audit(audit_line(True, f"opportunity created from referral {rid}"))
-        link = link.with_notes((note_digest(deal.notes),) if deal.notes else ())
-        written_opp = fresh.get(create.opportunity_id)
-        stamp = own_stamp(settings, written_opp, _notes_as_held(settings, link, written_opp))
-        link = replace(link, sf_stamp=stamp)
-        pending.append((create, link, complete))
-
-    def save(item: tuple[_Create, Link, bool]) -> bool:
-        create, link, _ = item
-        try:
-            links.save(settings, link)
-        except ConflictError:
-            return False
-        entry = AuditEntry(
-            trace_id=uuid.uuid4().hex, action="opportunity created", outcome=Outcome.OK,
-            direction=Direction.PC_TO_SF, record_kind=RecordKind.REFERRAL.value,
-            record_id=link.referral_id, referral_id=link.referral_id, opportunity_id=create.opportunity_id,
-            source=JobSource.BACKFILL.value, changed_fields=("*",),
-        )  # fmt: skip
-        try:
-            audit.write(settings, entry)
-        except Exception:  # an audit write never undoes a create
-            log.exception("could not write the audit entry for referral %s", link.referral_id)
-        return True
-
-    for (create, _, complete), saved in zip(pending, pool.map(save, pending), strict=True):
+    pending = [_link_for(settings, clients, create, found=found, fresh=fresh, out=out) for create in written]
+    saves = pool.map(partial(_save_created, settings), pending)
+    for (create, _, complete), saved in zip(pending, saves, strict=True):
         out.created += 1
         if not saved or not complete:
             job(create.referral)
+
+
+def _link_for(
+    settings: Settings,
+    clients: OpsClients,
+    create: _Create,
+    *,
+    found: dict[str, Link | None],
+    fresh: dict[str, dict[str, Any]],
+    out: PageOutcome,
+) -> tuple[_Create, Link, bool]:
+    """The link a created opportunity gets (and whether it is complete: False when Partner Center's
+    missing close date could not be sent, which the engine then finishes)."""
+    referral, rid = create.referral, str(create.referral.id)
+    deal = deal_from_partner_center(create.wire)
+    snapshot = {**deal.comparable(), **custom_mappings(settings).from_partner_center(create.wire)}
+    snapshot.update(opportunity_id=create.opportunity_id, partner_team=[])
+    close_date = str(create.new.fields["CloseDate"])
+    sent, complete = referral, True
+    if deal.close_date is None:
+        # Salesforce needed a close date the referral lacks: Partner Center gets the same one.
+        try:
+            operations = partner_center_patch({"close_date": close_date}, create.wire)
+            sent = clients.pc.update_referral(rid, operations, etag=referral.e_tag)
+            snapshot["close_date"] = close_date
+            out.patched += 1
+        except CosellSyncError as exc:
+            # Changed since it was listed (or refused): the link keeps the referral without a
+            # close date, so the engine's merge sends Salesforce's.
+            log.info("backfill: close date of referral %s left to the engine: %s", rid, exc)
+            complete = False
+    previous = found[rid]
+    base = replace(previous, pending=None, last_outcome="ok") if previous else Link(referral_id=rid)
+    link = replace(base, opportunity_id=create.opportunity_id, snapshot=snapshot, pc_state=sent.to_wire())
+    link = link.with_audit(audit_line(True, f"opportunity created from referral {rid}"))
+    link = link.with_notes((note_digest(deal.notes),) if deal.notes else ())
+    written_opp = fresh.get(create.opportunity_id)
+    stamp = own_stamp(settings, written_opp, _notes_as_held(settings, link, written_opp))
+    return create, replace(link, sf_stamp=stamp), complete
+
+
+def _save_created(settings: Settings, item: tuple[_Create, Link, bool]) -> bool:
+    create, link, _ = item
+    try:
+        links.save(settings, link)
+    except ConflictError:
+        return False
+    entry = AuditEntry(
+        trace_id=uuid.uuid4().hex, action="opportunity created", outcome=Outcome.OK,
+        direction=Direction.PC_TO_SF, record_kind=RecordKind.REFERRAL.value,
+        record_id=link.referral_id, referral_id=link.referral_id, opportunity_id=create.opportunity_id,
+        source=JobSource.BACKFILL.value, changed_fields=("*",),
+    )  # fmt: skip
+    try:
+        audit.write(settings, entry)
+    except Exception:  # an audit write never undoes a create
+        log.exception("could not write the audit entry for referral %s", link.referral_id)
+    return True

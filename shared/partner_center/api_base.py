@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Self
 
 import httpx
 
@@ -18,19 +18,25 @@ PROVIDER = "partner-center"
 
 
 class PartnerCenterApi:
-    """Base of the referrals and webhook-registration clients (they differ in host and audience)."""
+    """Base of the referrals and webhook-registration clients: they differ in the settings naming
+    their base URL and token audience (`url_setting`, `url_path`, `audience_setting`)."""
+
+    url_setting: ClassVar[str]
+    url_path: ClassVar[str]
+    audience_setting: ClassVar[str]
+    provider: ClassVar[str] = PROVIDER
 
     def __init__(
         self,
         settings: Settings,
         *,
-        resource: str,
-        provider: str = PROVIDER,
         transport: httpx.BaseTransport | None = None,
         token_provider: TokenProvider | None = None,
         sleep: Callable[[float], None] = time.sleep,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
+        self._url = str(getattr(settings, self.url_setting)).rstrip("/") + self.url_path
+        resource = str(getattr(settings, self.audience_setting))
         self._http = httpx.Client(transport=transport, timeout=settings.pc_timeout_seconds)
         self._owned_tokens = token_provider is None
         self._tokens = token_provider or RefreshTokenProvider(settings, transport=transport)
@@ -38,7 +44,7 @@ class PartnerCenterApi:
             self._http,
             tokens=self._tokens,
             resource=resource,
-            provider=provider,
+            provider=self.provider,
             policy=retry_policy or RetryPolicy(max_retries=settings.pc_max_retries),
             sleep=sleep,
         )

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from shared.config import Settings
 from shared.core.referral import Referral
 from shared.core.referral_ids import path_segment, referral_id_problem
 from shared.errors import PermanentError
 from shared.partner_center.api_base import PROVIDER, PartnerCenterApi
-from shared.partner_center.http_policy import RetryPolicy
-from shared.partner_center.tokens import TokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -56,30 +53,14 @@ class PartnerCenterClient(PartnerCenterApi):
     """Referrals API client. Errors follow `shared.errors`: 412 is a `ConflictError`, 429/5xx are
     retried and then a `TransientError`, 401 refreshes the token once and then a `ConfigError`."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        token_provider: TokenProvider | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        retry_policy: RetryPolicy | None = None,
-    ) -> None:
-        self._referrals_url = settings.pc_api_base_url.rstrip("/") + "/referrals"
-        self._filter_fallbacks: Counter[str] = Counter()
-        super().__init__(
-            settings,
-            resource=settings.pc_referrals_resource,
-            transport=transport,
-            token_provider=token_provider,
-            sleep=sleep,
-            retry_policy=retry_policy,
-        )
+    url_setting = "pc_api_base_url"
+    url_path = "/referrals"
+    audience_setting = "pc_referrals_resource"
 
-    @property
+    @cached_property
     def filter_fallbacks(self) -> Counter[str]:
         """How often a `$filter` was refused or ignored by the server (tests and logs read it)."""
-        return self._filter_fallbacks
+        return Counter()
 
     @property
     def call_counts(self) -> Counter[str]:
@@ -92,7 +73,7 @@ class PartnerCenterClient(PartnerCenterApi):
         problem = referral_id_problem(referral_id)
         if problem:
             raise PermanentError(problem, provider=PROVIDER, code="InvalidReferralId", record_id=None)
-        return f"{self._referrals_url}/{path_segment(referral_id)}"
+        return f"{self._url}/{path_segment(referral_id)}"
 
     def get_referral(self, referral_id: str) -> Referral:
         """One referral. A 404 or 403 (a referral this user may not read, such as Microsoft's side
@@ -114,7 +95,7 @@ class PartnerCenterClient(PartnerCenterApi):
         if top:
             params["$top"] = str(top)
         while True:
-            response = self._api.request("GET", self._referrals_url, template="/referrals", params=params)
+            response = self._api.request("GET", self._url, template="/referrals", params=params)
             page = _json(response)
             for item in page.get("value") or []:
                 yield Referral.model_validate(item)
@@ -129,7 +110,7 @@ class PartnerCenterClient(PartnerCenterApi):
 
     def create_request(self, referral: Referral | dict[str, Any]) -> ReferralRequest:
         body = referral.to_wire() if isinstance(referral, Referral) else referral
-        return ReferralRequest("POST", self._referrals_url, body, {"Content-Type": "application/json"})
+        return ReferralRequest("POST", self._url, body, {"Content-Type": "application/json"})
 
     def update_request(
         self, referral_id: str, operations: list[dict[str, Any]], *, etag: str | None

@@ -7,18 +7,13 @@ different URL unless asked to overwrite.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.config import Settings
 from shared.errors import ConfigError, PermanentError
 from shared.partner_center.api_base import PartnerCenterApi
-from shared.partner_center.http_policy import RetryPolicy
-from shared.partner_center.tokens import TokenProvider
 
 PROVIDER = "partner-center-webhooks"
 REFERRAL_EVENTS = (
@@ -46,25 +41,10 @@ class Registration(BaseModel):
 class WebhookRegistrationClient(PartnerCenterApi):
     """Reads, creates or replaces the registration, and sends validation (test) events."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        token_provider: TokenProvider | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        retry_policy: RetryPolicy | None = None,
-    ) -> None:
-        self._url = settings.pc_webhook_api_base_url.rstrip("/") + "/registration"
-        super().__init__(
-            settings,
-            resource=settings.pc_webhook_resource,
-            provider=PROVIDER,
-            transport=transport,
-            token_provider=token_provider,
-            sleep=sleep,
-            retry_policy=retry_policy,
-        )
+    url_setting = "pc_webhook_api_base_url"
+    url_path = "/registration"
+    audience_setting = "pc_webhook_resource"
+    provider = PROVIDER
 
     def get(self) -> Registration | None:
         """The current registration, or None when the tenant has none."""

@@ -55,14 +55,7 @@ DAILY_LIMIT_RETRY_AFTER = 900.0
 OUR_NAMES = frozenset(
     name.lower()
     for name in (
-        f.SYNC,
-        f.REFERRAL_ID,
-        f.REFERRAL_LINK,
-        f.HELP,
-        f.VISIBILITY,
-        f.MSFT_CRM_ID,
-        f.AUDIT,
-        f.REFERRAL_STATUS,
+        *f.OPPORTUNITY_FIELDS,
         f.SOLUTION,
         f.SOLUTION_OPPORTUNITY,
         f.SOLUTION_ID,

@@ -33,16 +33,7 @@ class Check:
 
 
 OrgCheck = Callable[[Settings, OrgDescription], Check]
-CUSTOM_FIELDS = (
-    f.SYNC,
-    f.REFERRAL_ID,
-    f.REFERRAL_LINK,
-    f.HELP,
-    f.VISIBILITY,
-    f.MSFT_CRM_ID,
-    f.AUDIT,
-    f.REFERRAL_STATUS,
-)
+CUSTOM_FIELDS = f.OPPORTUNITY_FIELDS
 DEPLOY_FIX = (
     f"deploy salesforce-metadata/ (sf project deploy start) and assign the {PERMISSION_SET} permission set"
     " to the integration user"

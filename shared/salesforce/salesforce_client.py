@@ -102,14 +102,7 @@ def opportunity_select(settings: Settings, org: OrgDescription | None = None) ->
         names.append(currency)
     names += [
         "Description",
-        f.SYNC,
-        f.REFERRAL_ID,
-        f.REFERRAL_LINK,
-        f.HELP,
-        f.VISIBILITY,
-        f.MSFT_CRM_ID,
-        f.AUDIT,
-        f.REFERRAL_STATUS,
+        *f.OPPORTUNITY_FIELDS,
         "SystemModstamp",
         "LastModifiedById",
         "AccountId",

@@ -73,6 +73,7 @@ def test_batch_backfill_writes_from_the_list_pages_then_a_rerun_writes_nothing(
     assert {k for k, v in sf_control.counters().items() if v} <= {
         "api_total",
         "composite",
+        "composite_query",
         "describe",
         "token",
     }  # reads only

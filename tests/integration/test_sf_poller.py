@@ -57,8 +57,7 @@ def test_flagging_an_opportunity_enqueues_exactly_one_job_and_idle_polls_cost_on
     assert (idle.enqueued, idle.calls) == (0, 1)
     assert idle.watermark_after == flagged.watermark_after
     assert sf_control.counters() == {
-        "composite": 1,
-        "composite_reads": 1,
+        "composite_query": 1,
         "api_total": 1,
     }  # five queries, one call
 
