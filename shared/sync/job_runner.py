@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from shared import api_clients
@@ -44,6 +45,7 @@ def run_job(
     sf = sf or api_clients.salesforce(settings)
     engine = SyncEngine(SyncContext.build(settings, pc, sf, TableLinkStore(settings)))
     started = time.monotonic()
+    sf.take_adaptations()  # what earlier work on this thread adapted is not this job's
     try:
         require_ready_org(sf)  # an org failing a required check: refused, said once (issue #14)
         # Backfill and reconcile jobs yield to live traffic in the API budgets (issue #19).
@@ -55,6 +57,10 @@ def run_job(
         _account(settings, job, SyncResult(Outcome.RETRYING, Direction.NONE, "sync", error=str(exc)), started)
         log.error("configuration problem, job %s will be retried: %s", job.trace_id, exc)
         raise
+    if adapted := sf.take_adaptations():
+        # A duplicate linked, text cut to a field's length, a country moved to its code field: said in
+        # the job's audit row beside any conflicts.
+        result = replace(result, conflicts=(*result.conflicts, *(f"adapted: {a}" for a in adapted)))
     _account(settings, job, result, started)
     return result
 

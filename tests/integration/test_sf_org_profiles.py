@@ -197,6 +197,7 @@ def test_a_microsoft_referral_whose_customer_matches_an_existing_account_links_t
     [opp] = sync.opps_for(referral["id"])
     assert opp["AccountId"][:15] == existing[:15]
     assert len(sync.sfc.records("Account")) == 1
+    assert any(c.startswith("adapted:") and "duplicate" in c for c in result.conflicts), result  # audited
 
 
 @pytest.mark.parametrize("sf_profile", PROFILES)
