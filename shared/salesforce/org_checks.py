@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from shared.config import Settings
 from shared.core import salesforce_fields as f
+from shared.core.custom_mappings import custom_mappings
 from shared.errors import ConfigError
 from shared.salesforce.classify import PERMISSION_SET
 from shared.salesforce.org_profile import (
@@ -213,6 +214,37 @@ def check_teams(settings: Settings, org: OrgDescription) -> Check:
     )
 
 
+def check_custom_mappings(settings: Settings, org: OrgDescription) -> Check:
+    """CUSTOM_MAPPINGS and CREATE_DEFAULTS name fields the org has, writable where we write them."""
+    custom = custom_mappings(settings)
+    if not custom.mappings and not custom.create_defaults:
+        return Check(True, "Custom mappings: none configured", required=False)
+    problems = []
+    for m in custom.mappings:
+        info = org.field(m.sobject, m.field)
+        if info is None:
+            problems.append(f"{m.sobject}.{m.field} (mapping {m.name}) does not exist or is not visible")
+        elif m.direction != "to_partner_center" and not info.updateable:
+            problems.append(
+                f"{m.sobject}.{m.field} (mapping {m.name}) is not updateable by the integration user"
+            )
+    for sobject, values in custom.create_defaults.items():
+        for name in values:
+            info = org.field(sobject, name)
+            if info is None or not info.createable:
+                problems.append(
+                    f"{sobject}.{name} (CREATE_DEFAULTS) does not exist or cannot be set on create"
+                )
+    count = len(custom.mappings) + sum(len(v) for v in custom.create_defaults.values())
+    if problems:
+        return Check(
+            False,
+            "Custom mappings: " + "; ".join(problems),
+            "fix CUSTOM_MAPPINGS / CREATE_DEFAULTS or the field permissions",
+        )
+    return Check(True, f"Custom mappings: {count} field(s) present and writable")
+
+
 SALESFORCE_CHECKS: tuple[OrgCheck, ...] = (
     check_custom_fields,
     check_field_access,
@@ -224,6 +256,7 @@ SALESFORCE_CHECKS: tuple[OrgCheck, ...] = (
     check_notes,
     check_duplicate_rules,
     check_teams,
+    check_custom_mappings,
 )
 
 

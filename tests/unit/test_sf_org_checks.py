@@ -152,3 +152,18 @@ def test_doctor_says_whether_the_partner_team_can_include_the_opportunity_team()
     off = check_teams(a_settings(), replace(an_org(), global_names=frozenset()))
     assert (off.ok, off.required) == (True, False)  # advice: the sync runs, owner only
     assert "only the opportunity owner" in off.label and "Enable Team Selling" in off.label
+
+
+def test_custom_mappings_and_defaults_are_checked_against_the_org():
+    import json
+
+    mapped = a_settings(
+        custom_mappings=json.dumps(
+            [{"name": "region", "salesforce": "Region__c", "partner_center": "x/region"}]
+        ),
+        create_defaults=json.dumps({"Account.Industry": "Other"}),
+    )
+    problems = " ".join(failures(mapped, an_org(multi_currency=True)))
+    assert "Opportunity.Region__c (mapping region) does not exist" in problems
+    assert "Account.Industry (CREATE_DEFAULTS)" in problems
+    assert not failures(a_settings(), an_org(multi_currency=True))
