@@ -44,6 +44,7 @@ from shared.telemetry import configure_logging
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+_LISTED = 20  # drifted referrals reconcile lists without --all
 _HINTS = {
     "partner-center": "check PC_CLIENT_ID, PC_CLIENT_SECRET, PC_REFRESH_TOKEN (a Referrals admin)",
     "partner-center-auth": "check PC_CLIENT_ID, PC_CLIENT_SECRET and PC_REFRESH_TOKEN (a Referrals admin)",
@@ -303,14 +304,16 @@ def backfill_command(
     start = parse_since(since)
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} records"),
-        TimeElapsedColumn(), console=err, transient=as_json,
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=err, transient=as_json,
     )  # fmt: skip
     tasks: dict[str, TaskID] = {}
 
     def advance(label: str, count: int) -> None:
         if label not in tasks:
-            tasks[label] = progress.add_task(label, total=None)
+            tasks[label] = progress.add_task(label, total=None, rate="")
         progress.advance(tasks[label], count)
+        task = progress.tasks[tasks[label]]
+        progress.update(tasks[label], rate=f"{task.speed:.0f}/s" if task.speed else "")
 
     with _session(ctx) as (settings, clients), progress:
         report = backfill(
@@ -339,10 +342,13 @@ def reconcile_command(
         DEFAULT_OVERLAP.total_seconds() / 60
     ),
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    list_all: Annotated[
+        bool, typer.Option("--all", help=f"List every drifted referral (default: the first {_LISTED}).")
+    ] = False,
 ) -> None:
     """Enqueue a job for each referral changed since the reconcile watermark that drifted from its
     link snapshot (the safety net for missed webhooks)."""
-    with _session(ctx) as (settings, clients):
+    with _session(ctx) as (settings, clients), err.status("reconcile: reading referrals…"):
         report = reconcile(settings, clients, overlap=timedelta(minutes=overlap_minutes))
     if as_json:
         _json(report.to_json())
@@ -354,8 +360,11 @@ def reconcile_command(
         str(report.checked), str(report.drifted), str(report.enqueued), _when(report.watermark_after)
     )
     out.print(table)
-    for referral_id in report.drifted_ids[:20]:
+    shown = report.drifted_ids if list_all else report.drifted_ids[:_LISTED]
+    for referral_id in shown:
         out.print(f"  drifted: referral {referral_id}")
+    if hidden := len(report.drifted_ids) - len(shown):
+        out.print(f"  … and {hidden} more drifted referrals not listed (--all lists them)")
 
 
 # ---------------------------------------------------------------------------------- replay
