@@ -270,14 +270,13 @@ def adopt_command(
 def _backfill_table(report: BackfillReport) -> Table:
     title = "Backfill (dry run: nothing enqueued)" if report.dry_run else "Backfill"
     table = Table(title=title)
-    for column in ("source", "read from", "scanned", "already done", "enqueued", "checkpoint"):
-        table.add_column(
-            column, justify="right" if column in ("scanned", "already done", "enqueued") else "left"
-        )
+    counts = ("scanned", "already done", "created", "in sync", "enqueued")
+    for column in ("source", "read from", *counts, "checkpoint"):
+        table.add_column(column, justify="right" if column in counts else "left")
     for s in report.sources:
         table.add_row(
-            s.source, _when(s.started_from), str(s.scanned), str(s.already_done), str(s.enqueued),
-            _when(s.checkpoint),
+            s.source, _when(s.started_from), str(s.scanned), str(s.already_done), str(s.created),
+            str(s.in_sync), str(s.enqueued), _when(s.checkpoint),
         )  # fmt: skip
     return table
 
@@ -297,9 +296,17 @@ def backfill_command(
         int,
         typer.Option(min=0, help="Wait while this many jobs are queued (0 = no limit): live jobs stay fast."),
     ] = DEFAULT_MAX_QUEUED,
+    per_record: Annotated[
+        bool,
+        typer.Option(
+            "--per-record",
+            help="A job per referral for the engine, instead of new opportunities created in batches.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    """Enqueue a job for every referral changed since DATE and every Sync = Yes opportunity;
+    """Bring every referral changed since DATE and every Sync = Yes opportunity into sync: new
+    opportunities are created in batches from the referral list pages, anything else becomes a job;
     resumable and safe to run twice (see "Operations" in README.md)."""
     start = parse_since(since)
     progress = Progress(
@@ -318,7 +325,7 @@ def backfill_command(
     with _session(ctx) as (settings, clients), progress:
         report = backfill(
             settings, clients, since=start, source=source, dry_run=dry_run, restart=restart,
-            batch_size=batch_size, progress=advance, max_queued=max_queued,
+            batch_size=batch_size, progress=advance, max_queued=max_queued, per_record=per_record,
         )  # fmt: skip
     rate = report.scanned / report.seconds if report.seconds else 0.0
     if as_json:

@@ -55,7 +55,7 @@ def test_adopt_links_100_opportunities_and_a_following_backfill_creates_and_writ
 ):
     for _ in range(100):
         pc_control.send_referral()
-    assert cli("backfill", "--since", SINCE, "--source", "pc").exit_code == 0
+    assert cli("backfill", "--since", SINCE, "--source", "pc", "--per-record").exit_code == 0
     assert [r.action for r in run_queued()] == ["opportunity created"] * 100
     before = as_the_old_connector_left_them(ops_settings, sf_control)
     assert len(before) == 100 and not list(links.iter_links(ops_settings))
@@ -79,7 +79,7 @@ def test_adopt_links_100_opportunities_and_a_following_backfill_creates_and_writ
     assert linked == {o[OLD_FIELD]: o["Id"] for o in before.values()}
     assert len([e for e in audit.recent(ops_settings, days=1) if e.action == ADOPTED_ACTION]) == 100
 
-    assert cli("backfill", "--since", SINCE, "--restart").exit_code == 0
+    assert cli("backfill", "--since", SINCE, "--restart", "--per-record").exit_code == 0
     results = run_queued()
 
     assert len(results) >= 200  # every referral and every (now flagged) opportunity
@@ -95,7 +95,7 @@ def test_adopt_skips_what_it_cannot_prove_and_a_dry_run_writes_nothing(
 ):
     pc_control.send_referral()
     pc_control.send_referral()
-    assert cli("backfill", "--since", SINCE, "--source", "pc").exit_code == 0
+    assert cli("backfill", "--since", SINCE, "--source", "pc", "--per-record").exit_code == 0
     run_queued()
     held, free = sf_control.records("Opportunity")
     # `free` plays an opportunity of the old connector: its referral id only in the old field.

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_queues")]
 def linked_referral(pc_control, cli, run_queued) -> str:
     """A Microsoft co-sell referral synced to Salesforce by the engine (link + snapshot saved)."""
     referral = pc_control.send_referral()
-    assert cli("backfill", "--since", "2000-01-01", "--source", "pc").exit_code == 0
+    assert cli("backfill", "--since", "2000-01-01", "--source", "pc", "--per-record").exit_code == 0
     assert [r.action for r in run_queued()] == ["opportunity created"]
     return str(referral["id"])
 

@@ -154,7 +154,7 @@ def test_reconcile_finds_the_drifted_referral_with_the_filter_ignored_or_refused
     ops_settings, pc_control, cli, run_queued, mode
 ):
     referral = pc_control.send_referral()
-    assert cli("backfill", "--since", "2000-01-01", "--source", "pc").exit_code == 0
+    assert cli("backfill", "--since", "2000-01-01", "--source", "pc", "--per-record").exit_code == 0
     assert [r.action for r in run_queued()] == ["opportunity created"]
     assert cli("reconcile").exit_code == 0
     pc_control.set_filter_modes({"updatedDateTime": mode})
@@ -175,10 +175,10 @@ def test_backfill_reads_exactly_the_window_with_the_filter_ignored_or_refused(
     pc_control.seed(130)
     pc_control.set_filter_modes({"updatedDateTime": mode})
 
-    result = cli("backfill", "--since", "2000-01-01", "--source", "pc", "--json")
+    result = cli("backfill", "--since", "2000-01-01", "--source", "pc", "--per-record", "--json")
 
     assert result.exit_code == 0, result.output
     jobs = drain_jobs(ops_settings)
     assert len(jobs) == len({j.record_id for j in jobs}) == 130
-    again = cli("backfill", "--since", "2000-01-01", "--source", "pc", "--json")
+    again = cli("backfill", "--since", "2000-01-01", "--source", "pc", "--per-record", "--json")
     assert again.exit_code == 0 and drain_jobs(ops_settings) == []
