@@ -414,7 +414,9 @@ def main(argv: list[str] | None = None) -> int:
 def write_env_file(stack: LocalStack, path: Path) -> None:
     """The running stack's app settings as `NAME='value'` lines (for `set -a; . ./file; set +a`):
     the ops CLI in another shell then works against this demo. Simulator credentials only."""
-    lines = [f"{name}={shlex.quote(value)}" for name, value in sorted(stack.environ.items())]
+    # Salesforce's https traffic goes to the simulator's loopback port (dry-run and doctor need it).
+    environ = {**stack.environ, "SF_LOOPBACK_PORT": str(stack.sf_sim.port)}
+    lines = [f"{name}={shlex.quote(value)}" for name, value in sorted(environ.items())]
     path.write_text("# cosell-sync demo settings (removed when the demo stops)\n" + "\n".join(lines) + "\n")
     path.chmod(0o600)
 

@@ -128,6 +128,13 @@ class Settings(BaseSettings):
         description="Hosts allowed in x-ms-certificate-url (comma-separated).",
     )
     pc_webhook_max_body_bytes: int = Field(default=65536, gt=0, description="Webhook body size cap.")
+    sf_loopback_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="LOCAL STACK ONLY (never set by infra): send the Salesforce client's https traffic to"
+        " the simulator on this 127.0.0.1 port (the ops CLI from another shell beside `make demo`).",
+    )
     pc_webhook_test_trust_anchor_pem: str = Field(
         default="",
         description="TESTS AND THE LOCAL STACK ONLY (never set by infra): PEM certificates trusted"

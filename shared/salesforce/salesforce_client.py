@@ -48,7 +48,7 @@ from shared.salesforce.throttle import (
     parse_limit_info,
     slowdown_delay,
 )
-from shared.salesforce.transport import CALL_OPTIONS, default_session
+from shared.salesforce.transport import CALL_OPTIONS, default_session, loopback_session
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -150,6 +150,8 @@ class SalesforceClient:
         token_provider: TokenProvider | None = None,
     ) -> None:
         self.settings = settings
+        if session is None and settings.sf_loopback_port:
+            session = loopback_session(settings.sf_loopback_port, settings.sf_timeout_seconds)
         self._session = session or default_session(settings.sf_timeout_seconds)
         self._session.headers["Sforce-Call-Options"] = CALL_OPTIONS
         if settings.sf_on_duplicate == "allow_save":

@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -128,6 +129,38 @@ def observe_response(budget: DailyBudget | None, response: requests.Response) ->
     usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
     if usage is not None:
         budget.observe(*usage)
+
+
+class LoopbackAdapter(TimeoutAdapter):
+    """Sends https://<any host>/path?query to http://127.0.0.1:<port>/path?query (the local
+    simulator; simple-salesforce always builds https URLs). The local stack only: SF_LOOPBACK_PORT."""
+
+    def __init__(self, port: int, timeout: float, budget: DailyBudget | None = BUDGET) -> None:
+        super().__init__(timeout, budget)
+        self.port = port
+
+    def send(  # type: ignore[override]  # noqa: PLR0917 - requests' adapter signature
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        request.headers["Host"] = parts.netloc
+        request.url = urlunsplit(("http", f"127.0.0.1:{self.port}", parts.path, parts.query, ""))
+        return super().send(
+            request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+        )
+
+
+def loopback_session(port: int, timeout: float, *, budget: DailyBudget | None = BUDGET) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxies for loopback traffic
+    session.mount("https://", LoopbackAdapter(port, timeout, budget))
+    return session
 
 
 def default_session(timeout: float, *, budget: DailyBudget | None = BUDGET) -> requests.Session:

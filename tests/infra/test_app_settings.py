@@ -26,7 +26,7 @@ NOT_IN_AZURE = {"AzureWebJobsStorage"}
 # Core Tools needs it locally; Flex Consumption takes the runtime from functionAppConfig and rejects it.
 LOCAL_ONLY_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME"}
 # Tests and the local stack only: production infra must never set it (tests/infra/test_pc_trust_anchor.py).
-TEST_ONLY_SETTINGS = {"PC_WEBHOOK_TEST_TRUST_ANCHOR_PEM"}
+TEST_ONLY_SETTINGS = {"PC_WEBHOOK_TEST_TRUST_ANCHOR_PEM", "SF_LOOPBACK_PORT"}
 # A SecretStr in Settings, but set from the App Insights resource rather than Key Vault.
 SECRETS_NOT_IN_KEY_VAULT = {"APPLICATIONINSIGHTS_CONNECTION_STRING"}
 
