@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 from rich.console import Console
 
-from bench import backfill, chaos, latency
+from bench import backfill, chaos, chaos_faults, latency
 from bench.readme import render as render_readme
 from bench.report import plot, summary_table
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not the figures")
     parser.add_argument(
         "--only",
-        choices=["latency", "backfill", "chaos"],
+        choices=["latency", "backfill", "chaos", "chaos_faults"],
         action="append",
         help="run only these stages (repeatable); others keep their previous figures",
     )
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C, so the stacks and worker processes started so far are stopped.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    stages = set(args.only or ["latency", "backfill", "chaos"])
+    stages = set(args.only or ["latency", "backfill", "chaos", "chaos_faults"])
     results: dict[str, Any] = {}
     if args.only and args.output.exists():
         results = json.loads(args.output.read_text())
@@ -90,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         config = chaos.ChaosConfig(pairs=100, rounds=2) if args.quick else chaos.ChaosConfig()
         results["chaos"] = chaos.run(config)
         timings["chaos"] = round(time.monotonic() - started, 1)
+    if "chaos_faults" in stages:
+        console.print("[bold]chaos with faults (storage restart, revoked token, 403 reads)…[/]")
+        started = time.monotonic()
+        pairs = 40 if args.quick else 200
+        results["chaos_faults"] = chaos_faults.run(chaos_faults.FaultConfig(pairs=pairs))
+        timings["chaos_faults"] = round(time.monotonic() - started, 1)
     save(args.output, results)
     plot(results, samples, args.output.with_suffix(".png"))
     if args.output == HERE / "results.json":
