@@ -84,18 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         results["rate_limit"] = backfill.rate_limit(10.0)
         timings["backfill"] = round(time.monotonic() - started, 1)
         save(args.output, results)
-    if "chaos" in stages:
-        console.print("[bold]chaos…[/]")
-        started = time.monotonic()
-        config = chaos.ChaosConfig(pairs=100, rounds=2) if args.quick else chaos.ChaosConfig()
-        results["chaos"] = chaos.run(config)
-        timings["chaos"] = round(time.monotonic() - started, 1)
-    if "chaos_faults" in stages:
-        console.print("[bold]chaos with faults (storage restart, revoked token, 403 reads)…[/]")
-        started = time.monotonic()
-        pairs = 40 if args.quick else 200
-        results["chaos_faults"] = chaos_faults.run(chaos_faults.FaultConfig(pairs=pairs))
-        timings["chaos_faults"] = round(time.monotonic() - started, 1)
+    _chaos_stages(stages, quick=args.quick, results=results, timings=timings)
     save(args.output, results)
     plot(results, samples, args.output.with_suffix(".png"))
     if args.output == HERE / "results.json":
@@ -103,6 +92,21 @@ def main(argv: list[str] | None = None) -> int:
     console.print(summary_table(results))
     console.print(f"wrote {args.output} and {args.output.with_suffix('.png')}")
     return 0 if results.get("chaos", {}).get("ok", True) else 1
+
+
+def _chaos_stages(stages: set[str], *, quick: bool, results: dict[str, Any], timings: dict[str, Any]) -> None:
+    if "chaos" in stages:
+        console.print("[bold]chaos…[/]")
+        started = time.monotonic()
+        config = chaos.ChaosConfig(pairs=100, rounds=2) if quick else chaos.ChaosConfig()
+        results["chaos"] = chaos.run(config)
+        timings["chaos"] = round(time.monotonic() - started, 1)
+    if "chaos_faults" in stages:
+        console.print("[bold]chaos with faults (storage restart, revoked token, 403 reads)…[/]")
+        started = time.monotonic()
+        pairs = 40 if quick else 200
+        results["chaos_faults"] = chaos_faults.run(chaos_faults.FaultConfig(pairs=pairs))
+        timings["chaos_faults"] = round(time.monotonic() - started, 1)
 
 
 if __name__ == "__main__":
