@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from itertools import islice
 
 from shared.config import Settings
@@ -53,8 +54,23 @@ BATCH_PAGE = 200
 """Batch mode: referrals handled (and checkpointed) together at most: one query of 200 Referral Ids."""
 
 Enqueue = Callable[[Settings, Iterable[SyncJob]], int]
-Progress = Callable[[str, int], None]
-"""(source label, records handled since the last call) -> None."""
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What a backfill run reports as it goes (the CLI draws a bar from it)."""
+
+    label: str
+    handled: int
+    """Records handled since the last event."""
+    covered: float
+    """Share of the time window done (0..1): both sources list oldest change first, so the last
+    handled change's time tells how far the run is — a percentage and an ETA without a count."""
+    waiting: bool = False
+    """The queue is full (`--max-queued`): the run waits for the workers."""
+
+
+Progress = Callable[[ProgressEvent], None]
 
 
 class Source(StrEnum):
@@ -278,6 +294,7 @@ def run_source(
         if len(run.batch) >= limit:
             run.flush()
     run.flush()
+    run.report_progress(0, finished=True)
     return run.report
 
 
@@ -305,16 +322,27 @@ class _SourceRun:
             if self.clients is not None:
                 self._handle_in_batch(self.clients)
             if self.batch:
-                self.report.waited_seconds += wait_for_room(self.settings, self.options, len(self.batch))
+                waiting = partial(self.report_progress, 0, waiting=True)
+                self.report.waited_seconds += wait_for_room(
+                    self.settings, self.options, len(self.batch), on_wait=waiting
+                )
                 self.report.enqueued += self.options.enqueue(self.settings, self.batch)
             value, seen = self.cursor.checkpoint()
             if value is not None:
                 self.report.checkpoint = watermarks.advance(
                     self.settings, self.checkpoint_name, value, seen=seen
                 )
-        if self.options.progress is not None:
-            self.options.progress(self.label, handled)
+        self.report_progress(handled)
         self.batch.clear()
+
+    def report_progress(self, handled: int, *, waiting: bool = False, finished: bool = False) -> None:
+        if self.options.progress is None:
+            return
+        since, until = self.report.started_from, self.options.until
+        done = self.cursor.value or since
+        span = (until - since).total_seconds()
+        covered = 1.0 if span <= 0 or finished else min(max((done - since).total_seconds() / span, 0.0), 1.0)
+        self.options.progress(ProgressEvent(self.label, handled, covered, waiting))
 
     def _handle_in_batch(self, clients: OpsClients) -> None:
         """Referrals listed with their data are handled here; only what needs the engine stays a job."""
@@ -328,12 +356,19 @@ class _SourceRun:
         self.listed.clear()
 
 
-def wait_for_room(settings: Settings, options: RunOptions, jobs: int) -> float:
-    """Hold the next batch back while the queue holds `max_queued` jobs or more; returns the wait."""
+def wait_for_room(
+    settings: Settings, options: RunOptions, jobs: int, *, on_wait: Callable[[], None] | None = None
+) -> float:
+    """Hold the next batch back while the queue holds `max_queued` jobs or more (saying so once
+    through `on_wait`); returns the wait."""
     if options.max_queued <= 0:
         return 0.0
     started = time.monotonic()
+    said = False
     while options.queue_depth(settings) + jobs > max(options.max_queued, jobs):
+        if on_wait is not None and not said:
+            on_wait()
+            said = True
         options.sleep(_ROOM_POLL_SECONDS)
     return time.monotonic() - started
 

@@ -19,13 +19,21 @@ from typing import Annotated, Any
 import typer
 from azure.core.exceptions import AzureError
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings, load_settings
 from shared.errors import ConfigError, CosellSyncError, redact
 from shared.ops.adopt import AdoptReport, adopt
-from shared.ops.backfill import DEFAULT_MAX_QUEUED, BackfillReport, Source, backfill
+from shared.ops.backfill import DEFAULT_MAX_QUEUED, BackfillReport, ProgressEvent, Source, backfill
 from shared.ops.doctor import run_doctor
 from shared.ops.dry_run import DryRunResult, plan_opportunity_sync
 from shared.ops.ops_clients import OpsClients
@@ -281,6 +289,33 @@ def _backfill_table(report: BackfillReport) -> Table:
     return table
 
 
+def _backfill_progress(*, transient: bool) -> tuple[Progress, Callable[[ProgressEvent], None]]:
+    """A bar per source: the share of the time window done (changes are listed oldest first), with
+    records, rate, ETA, and "waiting for the queue" while `--max-queued` holds the run back."""
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+        TextColumn("{task.fields[records]} records {task.fields[rate]}"), TimeElapsedColumn(),
+        TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=transient,
+    )  # fmt: skip
+    tasks: dict[str, TaskID] = {}
+    records: dict[str, int] = {}
+
+    def advance(event: ProgressEvent) -> None:
+        label = event.label
+        if label not in tasks:
+            tasks[label] = progress.add_task(label, total=100.0, records=0, rate="")
+        records[label] = records.get(label, 0) + event.handled
+        elapsed = progress.tasks[tasks[label]].elapsed or 0.0
+        rate = f"({records[label] / elapsed:.0f}/s)" if elapsed > 0 and records[label] else ""
+        description = f"{label} — waiting for the queue" if event.waiting else label
+        progress.update(
+            tasks[label], completed=100.0 * event.covered, records=records[label], rate=rate,
+            description=description,
+        )  # fmt: skip
+
+    return progress, advance
+
+
 @app.command("backfill")
 def backfill_command(
     ctx: typer.Context,
@@ -309,19 +344,7 @@ def backfill_command(
     opportunities are created in batches from the referral list pages, anything else becomes a job;
     resumable and safe to run twice (see "Operations" in README.md)."""
     start = parse_since(since)
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} records"),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=err, transient=as_json,
-    )  # fmt: skip
-    tasks: dict[str, TaskID] = {}
-
-    def advance(label: str, count: int) -> None:
-        if label not in tasks:
-            tasks[label] = progress.add_task(label, total=None, rate="")
-        progress.advance(tasks[label], count)
-        task = progress.tasks[tasks[label]]
-        progress.update(tasks[label], rate=f"{task.speed:.0f}/s" if task.speed else "")
-
+    progress, advance = _backfill_progress(transient=as_json)
     with _session(ctx) as (settings, clients), progress:
         report = backfill(
             settings, clients, since=start, source=source, dry_run=dry_run, restart=restart,

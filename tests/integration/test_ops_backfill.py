@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -235,3 +236,32 @@ def test_referrals_updated_behind_the_cursor_while_streaming_are_not_skipped(ops
                     )
     assert len(seen) == 250
     assert len(set(seen)) == 250
+
+
+def test_progress_reports_the_share_of_the_window_done_and_says_when_it_waits_for_the_queue(
+    ops_settings, ops_clients, pc_control
+):
+    pc_control.seed(40)
+    events = []
+    stop = threading.Event()
+    drained: list[Any] = []
+
+    def workers() -> None:  # stand-ins for the queue's workers: take jobs now and then
+        while not stop.wait(1.5):
+            drained.extend(drain_jobs(ops_settings))
+
+    thread = threading.Thread(target=workers, daemon=True)
+    thread.start()
+    try:
+        report = per_record(
+            ops_settings, ops_clients, source=Source.PC, batch_size=10, max_queued=15, progress=events.append
+        )
+    finally:
+        stop.set()
+        thread.join()
+
+    assert report.sources[0].enqueued == 40 and report.sources[0].waited_seconds > 0
+    assert any(e.waiting for e in events)  # the queue held 15: the run said it was waiting
+    covered = [e.covered for e in events]
+    assert covered == sorted(covered) and covered[-1] == 1.0
+    assert sum(e.handled for e in events) == 40
