@@ -19,7 +19,7 @@ import pytest
 from shared.config import SYNC_QUEUE, Settings
 from shared.errors import TransientError
 from shared.jobs import JobSource, RecordKind
-from shared.ops.backfill import PC_CHECKPOINT, SF_CHECKPOINT, Source, backfill
+from shared.ops.backfill import PC_CHECKPOINT, SF_CHECKPOINT, ProgressEvent, Source, backfill
 from shared.ops.ops_clients import OpsClients
 from shared.store import job_queue, links, watermarks
 from shared.store.storage_clients import queue_client
@@ -242,7 +242,7 @@ def test_progress_reports_the_share_of_the_window_done_and_says_when_it_waits_fo
     ops_settings, ops_clients, pc_control
 ):
     pc_control.seed(40)
-    events = []
+    events: list[ProgressEvent] = []
     stop = threading.Event()
     drained: list[Any] = []
 
