@@ -149,7 +149,13 @@ def _changed_opportunities(
 def run_scheduled_poll(settings: Settings) -> PollResult:
     """What the timer runs: one poll with the process's client, then the figures the alerts read
     (poll lag, jobs enqueued, queue depths)."""
-    result = poll_once(settings, client=api_clients.salesforce(settings))
+    try:
+        result = poll_once(settings, client=api_clients.salesforce(settings))
+    except watermarks.WatermarkUnavailable as exc:
+        # Never a guess at the window: this poll does nothing, says so in one line, and the next
+        # poll tries again (the lag alert fires if it keeps failing).
+        log.error("salesforce poll skipped: its watermark cannot be read or saved (%s)", exc)
+        raise
     mark = result.watermark_after or result.watermark_before
     lag = (datetime.now(UTC) - mark).total_seconds() if mark else 0.0
     record_poll(lag, result.enqueued)
