@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import urllib.request
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from azure.core.credentials import TokenCredential
 from azure.data.tables import TableServiceClient
@@ -24,6 +25,7 @@ from azure.storage.queue import (
 from shared.config import Settings
 from shared.errors import ConfigError
 
+ServiceT = TypeVar("ServiceT")
 _lock = threading.Lock()
 _tables: dict[str, TableServiceClient] = {}
 _queues: dict[str, QueueServiceClient] = {}
@@ -53,21 +55,33 @@ def _key(settings: Settings) -> str:
     return settings.storage_connection or settings.storage_account_name or ""
 
 
+def _build(
+    settings: Settings,
+    from_connection: Callable[..., ServiceT],
+    from_identity: Callable[[str, TokenCredential], ServiceT],
+    service: str,
+) -> ServiceT:
+    """A service client: by connection string (Azurite locally), else by the managed identity."""
+    if settings.storage_connection:
+        return from_connection(settings.storage_connection, **transport_options())
+    if settings.storage_account_name:
+        url = f"https://{settings.storage_account_name}.{service}.core.windows.net"
+        return from_identity(url, _identity(settings))
+    raise ConfigError("set AzureWebJobsStorage or AzureWebJobsStorage__accountName")
+
+
 def table_service(settings: Settings) -> TableServiceClient:
     key = _key(settings)
     with _lock:
         if key not in _tables:
-            if settings.storage_connection:
-                _tables[key] = TableServiceClient.from_connection_string(
-                    settings.storage_connection, **transport_options()
-                )
-            elif settings.storage_account_name:
-                url = f"https://{settings.storage_account_name}.table.core.windows.net"
-                _tables[key] = TableServiceClient(
-                    endpoint=url, credential=_identity(settings), **transport_options()
-                )
-            else:
-                raise ConfigError("set AzureWebJobsStorage or AzureWebJobsStorage__accountName")
+            _tables[key] = _build(
+                settings,
+                TableServiceClient.from_connection_string,
+                lambda url, credential: TableServiceClient(
+                    endpoint=url, credential=credential, **transport_options()
+                ),
+                "table",
+            )
         return _tables[key]
 
 
@@ -75,17 +89,14 @@ def queue_service(settings: Settings) -> QueueServiceClient:
     key = _key(settings)
     with _lock:
         if key not in _queues:
-            if settings.storage_connection:
-                _queues[key] = QueueServiceClient.from_connection_string(
-                    settings.storage_connection, **transport_options()
-                )
-            elif settings.storage_account_name:
-                url = f"https://{settings.storage_account_name}.queue.core.windows.net"
-                _queues[key] = QueueServiceClient(
-                    account_url=url, credential=_identity(settings), **transport_options()
-                )
-            else:
-                raise ConfigError("set AzureWebJobsStorage or AzureWebJobsStorage__accountName")
+            _queues[key] = _build(
+                settings,
+                QueueServiceClient.from_connection_string,
+                lambda url, credential: QueueServiceClient(
+                    account_url=url, credential=credential, **transport_options()
+                ),
+                "queue",
+            )
         return _queues[key]
 
 
