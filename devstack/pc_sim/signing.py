@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 Issuer = tuple[x509.Certificate, rsa.RSAPrivateKey]
 """A CA certificate and its key, to issue certificates with."""
@@ -35,6 +35,7 @@ def issue_certificate(
     ca: bool = False,
     days: int = 30,
     dns_name: str | None = None,
+    issuer_url: str | None = None,
 ) -> x509.Certificate:
     """A certificate for `key`, signed by `issuer` (self-signed when None), with the extensions an
     RFC 5280 path validator (e.g. `cryptography.x509.verification`) wants to see."""
@@ -60,6 +61,11 @@ def issue_certificate(
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     if dns_name:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False)
+    if issuer_url:  # Authority Information Access, "CA Issuers": where the issuer's certificate is
+        access = x509.AccessDescription(
+            AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(issuer_url)
+        )
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 

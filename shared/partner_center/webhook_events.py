@@ -44,7 +44,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 from shared.config import Settings
@@ -72,6 +72,12 @@ class WebhookOutcome:
     status_code: int
     message: str
     event: ReferralEvent | None = None
+
+
+# Where Microsoft publishes its intermediate CA certificates (the "CA Issuers" URLs of its
+# certificates point at www.microsoft.com/pkiops/certs/...; fetched over http as RFC 5280 allows:
+# the certificate is signed, and the chain is verified either way).
+ISSUER_CERTIFICATE_HOSTS = ("www.microsoft.com",)
 
 
 class CertificateUnavailable(Exception):
@@ -203,6 +209,7 @@ class CertificateCache:
         timeout_seconds: float = 5.0,
         max_bytes: int = 64 * 1024,
         clock: Callable[[], float] = time.monotonic,
+        issuer_hosts: tuple[str, ...] = ISSUER_CERTIFICATE_HOSTS,
     ) -> None:
         self._transport = transport
         self._ttl = ttl_seconds
@@ -212,6 +219,7 @@ class CertificateCache:
         self._timeout = timeout_seconds
         self._max_bytes = max_bytes
         self._clock = clock
+        self._issuer_hosts = issuer_hosts
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._fetch_times: list[float] = []
@@ -233,6 +241,9 @@ class CertificateCache:
             self._fetch_times.append(now)
         certificates = self._fetch(url)
         problem = chain_problem(certificates[0], certificates[1:], anchor_pem)
+        if problem and (issuer := self._issuer_of(certificates[0])) is not None:
+            # The URL served the leaf alone: complete the chain from the leaf's own issuer URL.
+            problem = chain_problem(certificates[0], [*certificates[1:], issuer], anchor_pem)
         ttl = self._negative_ttl if problem else self._ttl
         entry = _Entry(self._clock() + ttl, None if problem else certificates[0], problem)
         with self._lock:
@@ -241,6 +252,29 @@ class CertificateCache:
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
         return entry.certificate, entry.problem
+
+    def _issuer_of(self, leaf: x509.Certificate) -> x509.Certificate | None:
+        """The intermediate named by the leaf's Authority Information Access "CA Issuers" URL (RFC 5280
+        4.2.2.1), fetched only from Microsoft's PKI repository hosts: a certificate URL serving the
+        leaf alone would otherwise fail on a root store that lacks the intermediate. The fetched
+        certificate is only a candidate: the chain is verified with it as with any other."""
+        try:
+            access = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+        except x509.ExtensionNotFound:
+            return None
+        for description in access:
+            location = description.access_location
+            if description.access_method != AuthorityInformationAccessOID.CA_ISSUERS or not isinstance(
+                location, x509.UniformResourceIdentifier
+            ):
+                continue
+            parts = urlsplit(location.value)
+            if parts.scheme in ("http", "https") and (parts.hostname or "").lower() in self._issuer_hosts:
+                try:
+                    return self._fetch(location.value)[0]
+                except CertificateUnavailable:
+                    return None
+        return None
 
     def get(self, url: str) -> x509.Certificate:
         """The certificate at `url`, unverified (kept for callers that only need the key)."""

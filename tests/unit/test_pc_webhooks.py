@@ -367,3 +367,34 @@ def test_a_resource_uri_that_does_not_end_in_a_guid_is_400(signer, certificates,
         body = event(ResourceUri=f"https://api.partnercenter.microsoft.com/engagements/v1/referrals/{tail}")
         outcome = receive_event(body, signed(signer, body), settings, certificates=certificates)
         assert outcome.status_code == 400, tail
+
+
+def test_a_certificate_url_serving_the_leaf_alone_is_completed_from_the_leafs_issuer_url():
+    from devstack.pc_sim.pc_cert_chain import LEAF_COMMON_NAME, MICROSOFT_ORGANIZATION
+    from devstack.pc_sim.signing import issue_certificate, new_key, pem, subject_name
+
+    root_key, intermediate_key, leaf_key = new_key(), new_key(), new_key()
+    root = issue_certificate(subject_name("Test Root", MICROSOFT_ORGANIZATION), root_key, None, ca=True)
+    intermediate = issue_certificate(
+        subject_name("Test Issuing CA", MICROSOFT_ORGANIZATION), intermediate_key, (root, root_key), ca=True
+    )
+    leaf = issue_certificate(
+        subject_name(LEAF_COMMON_NAME, MICROSOFT_ORGANIZATION), leaf_key, (intermediate, intermediate_key),
+        dns_name=LEAF_COMMON_NAME, issuer_url="http://pki.test/certs/issuing-ca.crt",
+    )  # fmt: skip
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    served = {
+        "https://api.partnercenter.microsoft.com/cert/leaf.cer": pem(leaf).encode(),
+        "http://pki.test/certs/issuing-ca.crt": intermediate.public_bytes(Encoding.DER),
+    }
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, content=served[str(r.url)]))
+    url = "https://api.partnercenter.microsoft.com/cert/leaf.cer"
+
+    completed = CertificateCache(transport=transport, issuer_hosts=("pki.test",))
+    certificate, problem = completed.verified(url, pem(root))
+    refused = CertificateCache(transport=transport)  # the issuer URL is not on Microsoft's PKI host
+    _, not_trusted = refused.verified(url, pem(root))
+
+    assert (certificate, problem) == (leaf, None) and completed.fetches == 2
+    assert not_trusted is not None and "chain" in not_trusted and refused.fetches == 1
