@@ -189,6 +189,31 @@ def _pc_writes(counters: dict[str, int]) -> int:
     return sum(v for k, v in counters.items() if k.startswith(("POST /referrals", "PATCH")))
 
 
+def edit_one(
+    stack: LocalStack,
+    side: str,
+    pair: ChaosPair,
+    expected: Expectation,
+    rng: random.Random,
+    *,
+    round_no: int,
+    base_value: int,
+    base_year: int,
+) -> None:
+    """One edit as a seller makes it: the deal value in Partner Center ("pc") or the close date in
+    Salesforce ("sf"), remembered as the value that must win."""
+    if side == "pc":
+        value = base_value + round_no * 100_000 + rng.randrange(99_999)
+        stack.pc.update_as_microsoft(
+            pair.referral_id, [{"op": "replace", "path": "/details/dealValue", "value": value}]
+        )
+        expected.deal_value[pair.referral_id] = value
+    else:
+        day = (date(base_year, 1, 1) + timedelta(days=round_no * 400 + rng.randrange(365))).isoformat()
+        stack.sf.edit_opportunity(pair.opportunity_id, CloseDate=day)
+        expected.close_date[pair.opportunity_id] = day
+
+
 def _edit(  # noqa: PLR0917 - one run's collaborators
     stack: LocalStack,
     pairs: list[ChaosPair],
@@ -215,16 +240,7 @@ def _edit(  # noqa: PLR0917 - one run's collaborators
             time.sleep(pause)
         if n == kill_at and workers.live:
             killing = killer.submit(workers.kill_one)
-        if side == "pc":
-            value = 1_000_000 + round_no * 100_000 + rng.randrange(99_999)
-            stack.pc.update_as_microsoft(
-                pair.referral_id, [{"op": "replace", "path": "/details/dealValue", "value": value}]
-            )
-            expected.deal_value[pair.referral_id] = value
-        else:
-            day = (date(2031, 1, 1) + timedelta(days=round_no * 400 + rng.randrange(365))).isoformat()
-            stack.sf.edit_opportunity(pair.opportunity_id, CloseDate=day)
-            expected.close_date[pair.opportunity_id] = day
+        edit_one(stack, side, pair, expected, rng, round_no=round_no, base_value=1_000_000, base_year=2031)
     killer.shutdown(wait=True)
     return killing.result() if killing is not None else None
 

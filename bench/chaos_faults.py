@@ -19,13 +19,12 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
 
-from bench.chaos import ChaosPair, _create_pc_side, _create_sf_side, _linked_pairs, _pc_writes
+from bench.chaos import ChaosPair, _create_pc_side, _create_sf_side, _linked_pairs, _pc_writes, edit_one
 from bench.common import sf_writes, wait_until
 from bench.verify import Expectation, verify
 from devstack.stack import LocalStack
@@ -49,18 +48,13 @@ class FaultConfig:
     seed: int = 18
 
 
-def _sf_writes(counters: dict[str, int]) -> int:
-    """Salesforce writes: composite calls that only read (the poll's) are not writes."""
-    return sf_writes(counters) - counters.get("composite_reads", 0)
-
-
 def _quiesce(stack: LocalStack, quiet_seconds: float, timeout: float) -> float | None:
     """Wait for an empty queue, no pending webhook and no write on either side for `quiet_seconds`."""
     started = since = time.monotonic()
     last = (-1, -1)
     while time.monotonic() - started < timeout:
         stack.pc.flush_webhooks()
-        writes = (_sf_writes(stack.sf.counters()), _pc_writes(stack.pc.counters()))
+        writes = (sf_writes(stack.sf.counters()), _pc_writes(stack.pc.counters()))
         busy = queue_depth(stack.settings) > 0 or stack.pc.webhooks()["pending"] > 0
         if writes != last or busy:
             last, since = writes, time.monotonic()
@@ -88,16 +82,7 @@ def _edit(  # noqa: PLR0917 - one round's collaborators
     for n, (side, pair) in enumerate(edits):
         if n:
             time.sleep(1 / config.edit_rate)
-        if side == "pc":
-            value = 2_000_000 + round_no * 100_000 + rng.randrange(99_999)
-            stack.pc.update_as_microsoft(
-                pair.referral_id, [{"op": "replace", "path": "/details/dealValue", "value": value}]
-            )
-            expected.deal_value[pair.referral_id] = value
-        else:
-            day = (date(2032, 1, 1) + timedelta(days=round_no * 400 + rng.randrange(365))).isoformat()
-            stack.sf.edit_opportunity(pair.opportunity_id, CloseDate=day)
-            expected.close_date[pair.opportunity_id] = day
+        edit_one(stack, side, pair, expected, rng, round_no=round_no, base_value=2_000_000, base_year=2032)
 
 
 def _restore_refresh_tokens(stack: LocalStack) -> None:
