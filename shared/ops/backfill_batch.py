@@ -39,7 +39,6 @@ from shared.core.audit_field import audit_line
 from shared.core.custom_mappings import custom_mappings
 from shared.core.mapping import (
     deal_from_partner_center,
-    deal_from_salesforce,
     partner_center_patch,
     syncs_to_salesforce,
 )
@@ -227,19 +226,8 @@ def _agree(settings: Settings, referral: Referral, opp: dict[str, Any], link: Li
         and not link.pending
         and bool(opp.get(F.SYNC))
         and partner_center_unchanged(settings, referral, link)
-        and salesforce_unchanged(settings, opp, _notes_as_held(settings, link, opp), str(referral.id))
+        and salesforce_unchanged(settings, opp, link, str(referral.id))
     )
-
-
-def _notes_as_held(settings: Settings, link: Link, opp: Mapping[str, Any] | None) -> Link:
-    """Without NOTES_TO_DESCRIPTION the referral's notes live in Salesforce as ContentNotes (the
-    link's note digests), not in a field: compare the opportunity's fields with the snapshot's notes
-    read as the opportunity holds them (the engine's plan does the same: plan.py takes the snapshot's
-    notes for both sides)."""
-    if settings.notes_to_description or opp is None:
-        return link
-    held = deal_from_salesforce(opp, settings).notes
-    return replace(link, snapshot={**link.snapshot, "notes": held})
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
@@ -450,7 +438,7 @@ def _link_for(
     link = link.with_audit(audit_line(True, f"opportunity created from referral {rid}"))
     link = link.with_notes((note_digest(deal.notes),) if deal.notes else ())
     written_opp = fresh.get(create.opportunity_id)
-    stamp = own_stamp(settings, written_opp, _notes_as_held(settings, link, written_opp))
+    stamp = own_stamp(settings, written_opp, link)
     return create, replace(link, sf_stamp=stamp), complete
 
 
