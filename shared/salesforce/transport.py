@@ -43,10 +43,12 @@ def configure_budget(percent: float) -> None:
 
 
 class UsageReporter:
-    """Hands the process's call count to a sink every `_FLUSH_CALLS` calls or `_FLUSH_SECONDS`."""
+    """Hands the process's call count to a sink every `_FLUSH_CALLS` calls or `_FLUSH_SECONDS`, on a
+    thread of its own: an API call never waits on the sink's storage (slow, retrying or gone)."""
 
     def __init__(self) -> None:
         self.sink: UsageSink | None = None
+        self._flushing: threading.Thread | None = None
         self._lock = threading.Lock()
         self._pending = 0
         self._day: date | None = None
@@ -67,12 +69,22 @@ class UsageReporter:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
-        pending, day = self._pending, self._day
+        sink, pending, day = self.sink, self._pending, self._day
+        if sink is None or not pending or day is None:
+            return
+        if self._flushing is not None and self._flushing.is_alive():
+            return  # one flush at a time; the count keeps growing until it is done
         self._pending, self._last = 0, time.monotonic()
-        if self.sink is not None and pending and day is not None:
-            try:
-                self.sink(day, pending)
-            except Exception:  # noqa: BLE001 - usage bookkeeping never fails a call
+        self._flushing = threading.Thread(
+            target=self._send, args=(sink, day, pending), name="sf-usage-flush", daemon=True
+        )
+        self._flushing.start()
+
+    def _send(self, sink: UsageSink, day: date, pending: int) -> None:
+        try:
+            sink(day, pending)
+        except Exception:  # noqa: BLE001 - usage bookkeeping never fails a call
+            with self._lock:
                 self._pending += pending
 
 
