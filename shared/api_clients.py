@@ -24,6 +24,13 @@ def _use_sf_budget(settings: Settings) -> None:
         transport.install_usage_sink(lambda day, calls: api_usage.add(settings, day, calls))
 
 
+def limit_partner_center(settings: Settings) -> None:
+    """The process's Partner Center rate (PC_MAX_REQUESTS_PER_SECOND), applied wherever a Partner
+    Center client is built from settings: the worker's shared client here, and the backfill's,
+    reconcile's and the other operations' own clients (`OpsClients`)."""
+    http_policy.limit_requests_per_second(settings.pc_max_requests_per_second)
+
+
 PartnerCenterFactory = Callable[[Settings], PartnerCenterClient]
 SalesforceFactory = Callable[[Settings], SalesforceClient]
 
@@ -51,7 +58,7 @@ def use_factories(
 def partner_center(settings: Settings) -> PartnerCenterClient:
     with _lock:
         if id(settings) not in _pc:
-            http_policy.limit_requests_per_second(settings.pc_max_requests_per_second)
+            limit_partner_center(settings)
             _pc[id(settings)] = _pc_factory(settings)
         return _pc[id(settings)]
 

@@ -3,8 +3,8 @@
 Two budgets, one per API, each a small state machine driven by a clock the caller passes in:
 
     TokenBucket     Partner Center's per-tenant throttling: at most `rate` requests a second, with
-                    a burst of `burst`. Background callers (backfill, reconcile) leave `reserve`
-                    tokens for live traffic, so live jobs never queue behind a backfill.
+                    a burst of `burst`. Background callers (backfill, reconcile) only take turns no
+                    live call is waiting for, so live jobs never queue behind a backfill.
     DailyBudget     Salesforce's daily request allocation, shared with every other integration of
                     the org: we may spend `percent` % of it a UTC day. Background callers stop at
                     `background_share` of our budget; live traffic may spend the rest.
@@ -17,6 +17,7 @@ No I/O here: the wiring (sleeping, counting, reading `Sforce-Limit-Info`) lives 
 from __future__ import annotations
 
 import contextvars
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,40 +50,53 @@ def background() -> Iterator[None]:
 
 @dataclass
 class TokenBucket:
-    """At most `rate` acquisitions a second on average, `burst` at once. `rate <= 0`: no limit.
+    """At most `rate` requests a second, `burst` of them at once; `rate <= 0`: no limit.
 
-    `acquire(now, priority)` books one request and returns how long the caller must wait before
-    sending it (0 when a token is there). Bookings are made in order, so concurrent callers are
-    spaced `1/rate` apart however many there are. A background caller is booked as if `reserve`
-    tokens were already taken, so it only goes when live traffic leaves room."""
+    Kept as a schedule (`next_at`, the generic cell rate algorithm) rather than a balance of tokens:
+    every turn handed out moves `next_at` on by `1/rate`, whoever took it, so turns are never closer
+    than `1/rate` once the burst is spent. A half-open window of one second therefore holds at most
+    `ceil(rate) + burst - 1` turns (with `burst` 1, at most `ceil(rate)`).
+
+    `acquire(now, priority)` asks for one request's turn and returns how long to wait (0: go now):
+      LIVE        the turn is booked, in arrival order; wait that long, then send (no second ask).
+      BACKGROUND  only a turn free right now is booked (0), and only when `reserve` more turns' time
+                  is free too; otherwise nothing is booked and the answer is how long to wait before
+                  asking again. A backfill thus never holds turns ahead of live traffic: a live call
+                  waits at most for the background turns taken just before it arrived."""
 
     rate: float
     burst: float = 1.0
     reserve: float = 0.0
-    tokens: float = field(init=False)
-    updated: float | None = field(default=None, init=False)
+    next_at: float | None = field(default=None, init=False)
+    """When the next turn is free once the burst is spent (None: never used, the burst is there)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.burst = max(self.burst, 1.0)
-        self.tokens = self.burst
 
     @property
     def limited(self) -> bool:
         return self.rate > 0
 
+    def configure(self, rate: float, *, burst: float = 1.0, reserve: float = 0.0) -> None:
+        """A new rate; turns already handed out stay where they are."""
+        with self._lock:
+            self.rate, self.burst, self.reserve = rate, max(burst, 1.0), reserve
+
     def acquire(self, now: float, priority: Priority = Priority.LIVE) -> float:
         if not self.limited:
             return 0.0
         with self._lock:
-            if self.updated is not None:
-                self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            floor = 1.0 + (self.reserve if priority is Priority.BACKGROUND else 0.0)
-            wait = max(0.0, (floor - self.tokens) / self.rate)
-            # The token is spent now; a negative balance is the queue of callers already booked.
-            self.tokens -= 1.0
-            return wait
+            interval = 1.0 / self.rate
+            free = -math.inf if self.next_at is None else self.next_at
+            earliest = free - (self.burst - 1.0) * interval
+            if priority is Priority.BACKGROUND:
+                earliest += self.reserve * interval
+                if now < earliest:
+                    return earliest - now  # not booked: ask again then
+            turn = max(now, earliest)
+            self.next_at = max(free, turn) + interval
+            return turn - now
 
 
 def seconds_to_midnight(now: datetime) -> float:

@@ -43,12 +43,15 @@ class OpsClients:
     @property
     def pc(self) -> PartnerCenterClient:
         if self._pc is None:
+            # Backfill and reconcile build their own client: the process's rate applies to it too.
+            api_clients.limit_partner_center(self.settings)
             self._pc = self.make_pc(self.settings)
         return self._pc
 
     @property
     def webhooks(self) -> WebhookRegistrationClient:
         if self._webhooks is None:
+            api_clients.limit_partner_center(self.settings)
             self._webhooks = self.make_webhooks(self.settings)
         return self._webhooks
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from shared.core.rate_budget import TokenBucket, current_priority
+from shared.core.rate_budget import Priority, TokenBucket, current_priority
 from shared.errors import ConfigError, ConflictError, CosellSyncError, PermanentError, TransientError, redact
 from shared.partner_center.tokens import TokenProvider
 
@@ -147,12 +147,26 @@ live sync, backfill and reconcile; background callers (`rate_budget.background()
 
 
 def limit_requests_per_second(rate: float) -> None:
-    """Set the process's Partner Center rate: bursts of a tenth of a second, half kept for live calls."""
-    with PC_RATE._lock:
-        PC_RATE.rate = rate
-        PC_RATE.burst = max(1.0, rate / 10)
-        PC_RATE.tokens = min(PC_RATE.tokens, PC_RATE.burst)
-        PC_RATE.reserve = PC_RATE.burst / 2
+    """Set the process's Partner Center rate: one request every `1/rate` s and no burst, so at most
+    `ceil(rate)` requests leave the process in any second (N processes: N times that). The tolerance:
+    Partner Center counts arrivals, not departures, and a few ms of transport or thread delay can
+    bring two of our requests `1/rate` apart a little closer, so a window Partner Center counts may
+    hold one more per process. Background calls take only turns no live call is waiting for."""
+    PC_RATE.configure(rate, burst=1.0, reserve=0.0)
+
+
+def wait_for_turn(
+    priority: Priority,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Wait until this process's Partner Center rate lets one more request go (issue #19): a live
+    call's turn is booked and waited for; a background call asks again until a turn is free."""
+    while (pause := PC_RATE.acquire(clock(), priority)) > 0:
+        sleep(pause)
+        if priority is Priority.LIVE:
+            return
 
 
 class ApiCaller:
@@ -262,9 +276,9 @@ class ApiCaller:
             "MS-RequestId": request_id,
             **(headers or {}),
         }
-        pause = PC_RATE.acquire(time.monotonic(), current_priority())
-        if pause > 0:
-            self._sleep(pause)
+        # Every attempt (a retry after 429 too) takes a turn, right before it leaves (the token is
+        # fetched first); paced on the real clock, whatever `sleep` the retry policy is given.
+        wait_for_turn(current_priority())
         self.call_counts[label] += 1
         started = time.perf_counter()
         response: httpx.Response | None = None

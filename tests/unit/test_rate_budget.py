@@ -3,6 +3,9 @@ Salesforce budget, and the transport that charges it."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -50,6 +53,70 @@ def test_background_yields_to_live() -> None:
     bucket = TokenBucket(rate=10, burst=2, reserve=1)
     assert bucket.acquire(0.0, Priority.BACKGROUND) == 0.0  # two tokens there, one reserved
     assert bucket.acquire(0.0, Priority.BACKGROUND) > bucket.acquire(10.0, Priority.LIVE)
+
+
+def _send_times(bucket: TokenBucket, callers: list[Priority], *, until: float, think: float) -> list[float]:
+    """When callers that each send again `think` s after their last request send, following the
+    `acquire` contract (a live turn is booked; a background caller told to wait asks again)."""
+    asks = [(0.0, n) for n in range(len(callers))]
+    sent: list[float] = []
+    while asks:
+        now, n = heapq.heappop(asks)
+        if now >= until:
+            continue
+        wait = bucket.acquire(now, callers[n])
+        if wait > 0 and callers[n] is Priority.BACKGROUND:
+            heapq.heappush(asks, (now + wait, n))
+            continue
+        sent.append(now + wait)
+        heapq.heappush(asks, (now + wait + think, n))
+    return sorted(sent)
+
+
+def _busiest_second(sent: list[float]) -> int:
+    """The most sends in a half-open second (less a hair: sums of 1/rate drift by float rounding)."""
+    return max(sum(1 for t in sent if start <= t < start + 1.0 - 1e-9) for start in sent)
+
+
+@pytest.mark.parametrize("rate", [10.0, 20.0, 7.5])
+def test_live_and_background_together_never_exceed_the_rate_in_any_second(rate: float) -> None:
+    bucket = TokenBucket(rate=rate)  # no burst: PC_MAX_REQUESTS_PER_SECOND's bucket
+    callers = [Priority.LIVE] * 6 + [Priority.BACKGROUND] * 6
+    sent = _send_times(bucket, callers, until=5.0, think=0.013)
+    assert _busiest_second(sent) <= math.ceil(rate)
+    assert min(b - a for a, b in itertools.pairwise(sent)) >= 1 / rate - 1e-9
+    assert len(sent) >= 5 * rate - 1  # and the rate is used, not wasted
+
+
+def test_a_background_turn_moves_the_schedule_for_live_calls() -> None:
+    bucket = TokenBucket(rate=10)
+    assert bucket.acquire(0.0, Priority.BACKGROUND) == 0.0
+    assert bucket.acquire(0.0, Priority.LIVE) == pytest.approx(0.1)  # not squeezed in beside it
+
+
+def test_background_takes_only_turns_no_live_call_waits_for() -> None:
+    bucket = TokenBucket(rate=10)
+    live = [bucket.acquire(0.0) for _ in range(5)]  # turns at 0.0 .. 0.4
+    background = bucket.acquire(0.05, Priority.BACKGROUND)
+    assert background == pytest.approx(0.45)  # ask again once the live queue has gone
+    assert bucket.acquire(0.06) == pytest.approx(0.44)  # booked nothing: the next live turn is 0.5
+    assert live == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    assert bucket.acquire(0.5, Priority.BACKGROUND) > 0  # 0.5 went to the live call
+    assert bucket.acquire(0.6, Priority.BACKGROUND) == 0.0
+
+
+def test_background_alone_gets_the_whole_rate() -> None:
+    sent = _send_times(TokenBucket(rate=10), [Priority.BACKGROUND] * 4, until=3.0, think=0.0)
+    assert len(sent) == 30
+
+
+def test_reconfiguring_keeps_the_turns_given() -> None:
+    bucket = TokenBucket(rate=10)
+    assert [bucket.acquire(0.0) for _ in range(3)] == pytest.approx([0.0, 0.1, 0.2])
+    bucket.configure(10)
+    assert bucket.acquire(0.0) == pytest.approx(0.3)
+    bucket.configure(0)
+    assert bucket.acquire(0.0) == 0.0
 
 
 def test_priority_context() -> None:
