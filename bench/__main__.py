@@ -1,6 +1,7 @@
-"""`make bench`: latency both ways, floor, API calls, idle poll, backfill throughput and memory, and the
-chaos run, against the local stack; writes bench/results.json and bench/results.png and prints the
-summary table. `--quick` runs smaller sizes (minutes) for a smoke check."""
+"""`make bench`: latency both ways (steady state, then after idle spells), floor, API calls, idle poll,
+backfill throughput and memory, and the chaos run, against the local stack; writes bench/results.json
+and bench/results.png, renders bench/README.md (and the deployment model block of README.md) and
+prints the summary table. `--quick` runs smaller sizes (minutes) for a smoke check."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import psutil
 from rich.console import Console
 
 from bench import backfill, chaos, chaos_faults, latency
-from bench.readme import render as render_readme
+from bench.readme import write_readmes
 from bench.report import plot, summary_table
 
 HERE = Path(__file__).resolve().parent
@@ -45,13 +46,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not the figures")
     parser.add_argument(
         "--only",
-        choices=["latency", "backfill", "chaos", "chaos_faults"],
+        choices=["latency", "latency_idle", "backfill", "chaos", "chaos_faults"],
         action="append",
-        help="run only these stages (repeatable); others keep their previous figures",
+        help="run only these stages (repeatable); others keep their previous figures. `latency` includes "
+        "the after-idle samples; `latency_idle` runs only those (key latency_after_idle_ms)",
     )
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
     parser.add_argument("--sizes", type=int, nargs="+", help="backfill sizes (default 1000 10000)")
     parser.add_argument("--runs", type=int, default=3, help="backfill runs per size (median, min, max)")
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        help=f"idle spell before each after-idle change (default {latency.IDLE_SECONDS:g}, quick 10)",
+    )
+    parser.add_argument(
+        "--idle-samples",
+        type=int,
+        help=f"after-idle changes per direction, each after its own idle spell (default "
+        f"{latency.IDLE_SAMPLES}, quick 2; 0 skips them)",
+    )
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the stacks and worker processes started so far are stopped.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -61,19 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only and args.output.exists():
         results = json.loads(args.output.read_text())
     results.update({"date": datetime.now(UTC).date().isoformat(), "machine": machine(), "quick": args.quick})
-    samples: dict[str, list[float]] = {}
     timings: dict[str, float] = results.setdefault("stage_seconds", {})
-    if "latency" in stages:
-        console.print("[bold]latency, floor, API calls, idle poll…[/]")
-        started = time.monotonic()
-        figures = latency.run(changes=60 if args.quick else 200, rate=5.0)
-        samples = figures.pop("_samples")
-        results.update(figures)
-        results["latency_samples_ms"] = samples
-        timings["latency"] = round(time.monotonic() - started, 1)
-        save(args.output, results)
-    else:
-        samples = results.get("latency_samples_ms", {})
+    samples = _latency_stages(stages, args, results=results, timings=timings)
     if "backfill" in stages:
         console.print("[bold]backfill…[/]")
         started = time.monotonic()
@@ -88,10 +90,43 @@ def main(argv: list[str] | None = None) -> int:
     save(args.output, results)
     plot(results, samples, args.output.with_suffix(".png"))
     if args.output == HERE / "results.json":
-        (HERE / "README.md").write_text(render_readme(results))
+        write_readmes(results)
     console.print(summary_table(results))
     console.print(f"wrote {args.output} and {args.output.with_suffix('.png')}")
     return 0 if results.get("chaos", {}).get("ok", True) else 1
+
+
+def _latency_stages(
+    stages: set[str], args: argparse.Namespace, *, results: dict[str, Any], timings: dict[str, Any]
+) -> dict[str, list[float]]:
+    """The latency stage (steady state, then the after-idle samples), or the after-idle samples alone;
+    returns the steady-state samples for the plot (the previous run's when not measured now)."""
+    idle_s = (
+        args.idle_seconds if args.idle_seconds is not None else 10.0 if args.quick else latency.IDLE_SECONDS
+    )
+    idle_samples = (
+        args.idle_samples if args.idle_samples is not None else 2 if args.quick else latency.IDLE_SAMPLES
+    )
+    if "latency" in stages:
+        console.print(f"[bold]latency, floor, API calls, idle poll, after {idle_s:g} s idle…[/]")
+        started = time.monotonic()
+        figures = latency.run(
+            changes=60 if args.quick else 200, rate=5.0, idle_s=idle_s, idle_samples=idle_samples
+        )
+        samples: dict[str, list[float]] = figures.pop("_samples")
+        results.update(figures)
+        results["latency_samples_ms"] = samples
+        timings["latency"] = round(time.monotonic() - started, 1)
+        save(args.output, results)
+        return samples
+    if "latency_idle" in stages and idle_samples > 0:
+        console.print(f"[bold]latency after {idle_s:g} s idle ({idle_samples} changes each way)…[/]")
+        started = time.monotonic()
+        results["latency_after_idle_ms"] = latency.run_after_idle(idle_s=idle_s, samples=idle_samples)
+        timings["latency_idle"] = round(time.monotonic() - started, 1)
+        save(args.output, results)
+    previous: dict[str, list[float]] = results.get("latency_samples_ms", {})
+    return previous
 
 
 def _chaos_stages(stages: set[str], *, quick: bool, results: dict[str, Any], timings: dict[str, Any]) -> None:

@@ -7,10 +7,17 @@ opportunity's SystemModstamp of the write carrying the new value (the Salesforce
 commit time). SF→PC starts at the SystemModstamp of the seller's edit and ends at the referral's
 `updatedDateTime` (the Partner Center simulator's commit time). Neither end is observed by polling,
 so the figures carry no probe delay.
+
+After the steady state, `after_idle` measures the first change after an idle spell (nothing written
+anywhere for `idle_s` seconds): the queue poller has backed off to host.json's `maxPollingInterval`,
+connections kept alive by the clients may have been closed, and an SF→PC change waits for the next
+poll. One PC→SF change, then (after another idle spell) one SF→PC change, `samples` times, with the
+same clocks as above.
 """
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from collections.abc import Mapping
@@ -24,9 +31,11 @@ from bench.common import (
     pc_calls,
     percentiles,
     sf_calls,
+    sf_writes,
     wait_quiet,
     wait_until,
 )
+from bench.model import schedule_interval_s
 from bench.pairs import Pair, seed_linked_pairs
 from devstack.sf_sim import loopback_session
 from devstack.stack import LocalStack
@@ -35,6 +44,8 @@ from shared.intake.salesforce_poll import poll_once
 from shared.salesforce.salesforce_client import SalesforceClient
 
 QUIET_SECONDS = 5.0  # > 2 poll intervals: poll echoes of the last writes have run
+IDLE_SECONDS = 60.0
+IDLE_SAMPLES = 3  # per direction: 2 x 3 idle spells of 60 s add ~6.5 minutes to the latency stage
 
 
 @dataclass
@@ -161,6 +172,92 @@ def sf_to_pc(stack: LocalStack, pairs: list[Pair], *, rate: float, base: int) ->
     return result
 
 
+def _writes(stack: LocalStack) -> tuple[int, int]:
+    """Writes either simulator has counted so far (Salesforce writes; Partner Center POST/PATCH)."""
+    pc = sum(
+        n
+        for key, n in stack.pc.counters().items()
+        if key.split(" ")[0] in ("POST", "PATCH") and key != "POST /token"
+    )
+    return sf_writes(stack.sf.counters()), pc
+
+
+def sit_idle(stack: LocalStack, idle_s: float, *, extra_s: float = 0.0) -> None:
+    """Return once nothing has been written anywhere for at least `idle_s` + `extra_s` seconds, the queue
+    is empty and no webhook is pending (the timer's read-only polls go on, as they would in Azure)."""
+    quiet = min(QUIET_SECONDS, idle_s)
+    while True:
+        wait_quiet(stack.settings, stack.pc, stack.sf, quiet_seconds=quiet, timeout=180)
+        before = _writes(stack)
+        time.sleep(max(0.0, idle_s - quiet) + extra_s)
+        if _writes(stack) == before:
+            return
+
+
+def _pc_change_after_idle(stack: LocalStack, pair: Pair, value: int) -> tuple[float, float]:
+    """One Microsoft change; (webhook accepted -> opportunity written, change -> written) in ms."""
+    changed_at = datetime.now(UTC)
+    stack.pc.update_as_microsoft(
+        pair.referral_id, [{"op": "replace", "path": "/details/dealValue", "value": value}]
+    )
+    done = _wait_amounts(stack, {pair.opportunity_id: value})[pair.opportunity_id]
+    accepted = _first_accepted(stack, {pair.referral_id: changed_at})[pair.referral_id]
+    return (done - accepted).total_seconds() * 1000, (done - changed_at).total_seconds() * 1000
+
+
+def _sf_change_after_idle(stack: LocalStack, pair: Pair, value: int) -> float:
+    """One seller edit; seller edit -> referral updated, in ms."""
+    stack.sf.edit_opportunity(pair.opportunity_id, Amount=float(value))
+    edited = parse_sf_stamp(str(stack.sf.record("Opportunity", pair.opportunity_id)["SystemModstamp"]))
+
+    def probe() -> datetime | None:
+        referral = next(r for r in stack.pc.referrals() if r["id"] == pair.referral_id)
+        held = (referral.get("details") or {}).get("dealValue") == value
+        return parse_iso(str(referral["updatedDateTime"])) if held else None
+
+    updated = wait_until("the referral to hold its new deal value", probe, timeout=180, interval=0.5)
+    return (updated - edited).total_seconds() * 1000
+
+
+def _p50_max(samples: list[float]) -> dict[str, Any]:
+    return {"p50": percentiles(samples)["p50"], "max": round(max(samples), 1), "n": len(samples)}
+
+
+def after_idle(
+    stack: LocalStack, pairs: list[Pair], *, idle_s: float, samples: int, base: int, seed: int = 19
+) -> dict[str, Any]:
+    """`samples` PC→SF changes and `samples` SF→PC changes, each after its own idle spell of `idle_s`.
+
+    Each spell is lengthened by a random 0 to `jitter` seconds (the longer of the poll interval and
+    the queue's longest back-off): a spell timed from the last write alone would put every change at
+    the same point of the queue poller's back-off cycle, which also restarts at that write."""
+    assert stack.host is not None
+    poll_s = schedule_interval_s(stack.poll_schedule)
+    backoff_s = stack.host.queue_settings.max_polling_interval
+    jitter = max(poll_s, backoff_s)
+    rng = random.Random(seed)
+    pc_sf: list[float] = []
+    pc_sf_from_change: list[float] = []
+    sf_pc: list[float] = []
+    for index in range(samples):
+        pair = pairs[index % len(pairs)]
+        sit_idle(stack, idle_s, extra_s=rng.uniform(0, jitter))
+        accepted_ms, change_ms = _pc_change_after_idle(stack, pair, base + index)
+        pc_sf.append(accepted_ms)
+        pc_sf_from_change.append(change_ms)
+        sit_idle(stack, idle_s, extra_s=rng.uniform(0, jitter))
+        sf_pc.append(_sf_change_after_idle(stack, pair, base + samples + index))
+    return {
+        "pc_to_sf": {**_p50_max(pc_sf), "from_change": _p50_max(pc_sf_from_change)},
+        "sf_to_pc": _p50_max(sf_pc),
+        "idle_s": idle_s,
+        "idle_jitter_s": jitter,
+        "poll_interval_s": poll_s,
+        "queue_max_polling_interval_s": backoff_s,
+        "samples_ms": {"pc_to_sf": [round(v, 1) for v in pc_sf], "sf_to_pc": [round(v, 1) for v in sf_pc]},
+    }
+
+
 def floor_ms(stack: LocalStack, pair: Pair, *, repeats: int) -> dict[str, float]:
     """The bare calls one sync needs at least — one Partner Center GET and one Salesforce update —
     through the app's own clients (warm connections), median and p95 over `repeats`."""
@@ -213,8 +310,11 @@ def direction_detail(d: Direction, updates: int) -> dict[str, Any]:
     }
 
 
-def run(*, changes: int, rate: float) -> dict[str, Any]:
-    """All latency-stack figures; `changes` per direction (one per pair), at `rate` changes/s."""
+def run(
+    *, changes: int, rate: float, idle_s: float = IDLE_SECONDS, idle_samples: int = IDLE_SAMPLES
+) -> dict[str, Any]:
+    """All latency-stack figures; `changes` per direction (one per pair), at `rate` changes/s; then
+    `idle_samples` changes each way after idle spells of `idle_s` (none when 0)."""
     with LocalStack() as stack:
         assert stack.host is not None
         pairs = seed_linked_pairs(stack, changes)
@@ -223,8 +323,8 @@ def run(*, changes: int, rate: float) -> dict[str, Any]:
         sf_pc = sf_to_pc(stack, pairs, rate=rate, base=700_000)
         idle = idle_poll_calls(stack)
         floor = floor_ms(stack, pairs[0], repeats=50)
-        poll_interval = 2.0 if stack.poll_schedule.startswith("*/2") else float("nan")
-        return {
+        poll_interval = schedule_interval_s(stack.poll_schedule)
+        figures: dict[str, Any] = {
             "pc_to_sf_latency_ms": {
                 **percentiles(pc_sf.latencies_ms),
                 "from_change": percentiles(pc_sf.from_change_ms),
@@ -245,3 +345,15 @@ def run(*, changes: int, rate: float) -> dict[str, Any]:
             "idle_poll": idle,
             "_samples": {"pc_to_sf": pc_sf.latencies_ms, "sf_to_pc": sf_pc.latencies_ms},
         }
+        if idle_samples > 0:
+            figures["latency_after_idle_ms"] = after_idle(
+                stack, pairs, idle_s=idle_s, samples=idle_samples, base=900_000
+            )
+        return figures
+
+
+def run_after_idle(*, idle_s: float = IDLE_SECONDS, samples: int = IDLE_SAMPLES) -> dict[str, Any]:
+    """Only the after-idle figures, on a stack of their own (`python -m bench --only latency_idle`)."""
+    with LocalStack() as stack:
+        pairs = seed_linked_pairs(stack, min(samples, 5) or 1)
+        return after_idle(stack, pairs, idle_s=idle_s, samples=samples, base=900_000)
