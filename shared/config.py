@@ -192,6 +192,13 @@ class Settings(BaseSettings):
         default=120, ge=0, description="Re-read window behind the watermark (late commits)."
     )
     sf_poll_lookback_hours: int = Field(default=24, ge=0, description="First poll looks back this far.")
+    sf_integration_user_dedicated: YesNo = Field(
+        default=True,
+        description="The integration user is this connector's alone (the README's install creates one):"
+        " the poll then takes contact roles, solutions, accounts and notes it last modified for echoes"
+        " of our own writes (no job, no read). No: a user shared with other tools or people; every"
+        " such change then costs a sync job.",
+    )
     reconcile_schedule: str = Field(
         default="0 */30 * * * *", description="NCRONTAB of the Partner Center reconcile."
     )

@@ -58,6 +58,12 @@ class SyncJob(BaseModel):
     trace_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=64)
     event: str | None = Field(default=None, max_length=100, description="e.g. referral-updated")
     attempt: int = Field(default=0, ge=0, le=1000, description="Re-enqueues after throttling so far.")
+    referral_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Opportunity jobs from the poll: the Referral Id the poll saw on it, so that the echo"
+        " of our own write is recognised from the link alone (no Salesforce read).",
+    )
     traceparent: str | None = Field(
         default=None,
         pattern=TRACEPARENT.pattern,
@@ -81,9 +87,11 @@ class SyncJob(BaseModel):
             data["traceparent"] = f"00-{data['trace_id']}-{parent}-01"
         return data
 
-    @field_validator("record_id")
+    @field_validator("record_id", "referral_id")
     @classmethod
-    def _no_control_chars(cls, value: str) -> str:
+    def _no_control_chars(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         value = value.strip()
         if not value or any(ord(c) < 32 or c in "/\\#?" for c in value):
             raise ValueError("record id is empty or holds characters ids never contain")

@@ -59,6 +59,7 @@ locals {
     "SF_POLL_SCHEDULE"                          = "0 * * * * *"
     "SF_POLL_OVERLAP_SECONDS"                   = "120"
     "SF_POLL_LOOKBACK_HOURS"                    = "24"
+    "SF_INTEGRATION_USER_DEDICATED"             = "Yes"
     "RECONCILE_SCHEDULE"                        = "0 */30 * * * *"
     "WEBHOOK_CHECK_SCHEDULE"                    = "0 0 6 * * *"
     "CHECK_MARK_IN_NAME"                        = "Yes"

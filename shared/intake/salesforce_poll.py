@@ -7,9 +7,10 @@ advance, only after the jobs are on the queue. All streams are read in one compo
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from shared import api_clients
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
@@ -20,6 +21,7 @@ from shared.salesforce.change_queries import (
     NOTES,
     OPPORTUNITIES,
     STREAMS,
+    modified_by,
     note_links_query,
     opportunities_of,
     opportunities_of_note_links,
@@ -31,6 +33,14 @@ from shared.telemetry import record_poll, record_queue_depths
 
 log = logging.getLogger(__name__)
 WATERMARK = OPPORTUNITIES.name
+OWN_WRITE_SETTLE_SECONDS = 30
+"""How long the job for an opportunity our own user saved waits: a sync saves its link within a
+second of its write, a backfill page (up to 200 creates, close dates sent to Partner Center at its
+rate limit) within seconds."""
+
+
+class Enqueue(Protocol):
+    def __call__(self, settings: Settings, jobs: Iterable[SyncJob], /, *, delay_seconds: int = 0) -> int: ...
 
 
 @dataclass
@@ -47,12 +57,32 @@ def _api_calls(client: SalesforceClient) -> int:
     return sum(count for kind, count in client.call_counts.items() if kind != "token")
 
 
-def _own_write(settings: Settings, referral_id: str | None, stamp: datetime) -> bool:
-    """This version of the opportunity is the one our last sync wrote and left exactly as synced."""
-    if not referral_id:
-        return False
-    link = links.get(settings, referral_id)
-    return bool(link and link.sf_stamp and parse_stamp(link.sf_stamp) == stamp)
+class _OwnWrites:
+    """Is this opportunity version the one our last sync wrote and left exactly as synced (the
+    link's SystemModstamp)? One link read per row; after a burst (a backfill page, a reconcile),
+    one query for the stamps of every link saved in the window instead."""
+
+    def __init__(self, settings: Settings, rows: int, since: datetime | None) -> None:
+        self.settings = settings
+        self.stamps: dict[str, str] | None = None
+        if rows > _BULK_ROWS and since is not None:
+            self.stamps = links.sf_stamps_saved_since(settings, since - _CLOCK_MARGIN)
+
+    def __call__(self, referral_id: str | None, stamp: datetime) -> bool:
+        if not referral_id:
+            return False
+        if self.stamps is not None:
+            saved = self.stamps.get(referral_id)
+        else:
+            link = links.get(self.settings, referral_id)
+            saved = link.sf_stamp if link else None
+        return bool(saved) and parse_stamp(str(saved)) == stamp
+
+
+_BULK_ROWS = 20
+_CLOCK_MARGIN = timedelta(minutes=10)
+"""Links are stamped with this app's clock, opportunities with Salesforce's: a link saved for a
+version in the window was saved after it, give or take the clocks' skew (far below this)."""
 
 
 def poll_once(
@@ -60,7 +90,7 @@ def poll_once(
     *,
     client: SalesforceClient | None = None,
     now: datetime | None = None,
-    enqueue: Callable[[Settings, Iterable[SyncJob]], int] = job_queue.enqueue,
+    enqueue: Enqueue = job_queue.enqueue,
 ) -> PollResult:
     """Query every stream since its watermark (minus the overlap), enqueue one job per changed
     opportunity, then advance the watermarks. With nothing changed: one API call, no job, no write."""
@@ -82,12 +112,25 @@ def poll_once(
         )
         for s in STREAMS
     }
-    changed = _changed_opportunities(settings, client, rows, plans)
+    since = _since(settings, marks[OPPORTUNITIES.name].value, now)
+    changes = _changed_opportunities(settings, client, rows, plans, since)
     jobs = [
         SyncJob(kind=RecordKind.OPPORTUNITY, record_id=rid, source=JobSource.POLL, observed_at=stamp)
-        for rid, stamp in changed.items()
+        for rid, stamp in changes.changed.items()
     ]
     enqueued = enqueue(settings, jobs) if jobs else 0
+    if changes.ours:
+        # Our integration user's save whose link is not saved yet: the job waits until it is, then
+        # recognises the echo from the link alone (`routing.own_echo`); anything else (a flow running
+        # as our user after our write) is synced then as usual.
+        own = [
+            SyncJob(
+                kind=RecordKind.OPPORTUNITY, record_id=rid, source=JobSource.POLL, observed_at=stamp,
+                referral_id=referral_id,
+            )
+            for rid, (stamp, referral_id) in changes.ours.items()
+        ]  # fmt: skip
+        enqueued += enqueue(settings, own, delay_seconds=OWN_WRITE_SETTLE_SECONDS)
     for stream in STREAMS:
         decided, mark = plans[stream.name], marks[stream.name]
         if decided.watermark is not None and (decided.watermark != mark.value or decided.seen != mark.seen):
@@ -111,39 +154,78 @@ def _since(settings: Settings, mark: datetime | None, now: datetime) -> datetime
     )
 
 
+@dataclass
+class _Changes:
+    """Opportunity id -> the latest change seen for it, over every stream; `ours` the opportunities
+    whose latest version our integration user saved but whose link does not hold that version (yet):
+    typically a write whose link is about to be saved (a backfill page, a sync in flight)."""
+
+    changed: dict[str, datetime] = field(default_factory=dict)
+    ours: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+
+    def note(self, opportunity_id: str, stamp: datetime) -> None:
+        if opportunity_id not in self.changed or stamp > self.changed[opportunity_id]:
+            self.changed[opportunity_id] = stamp
+
+
 def _changed_opportunities(
     settings: Settings,
     client: SalesforceClient,
     rows: dict[str, list[dict[str, object]]],
     plans: dict[str, PollPlan],
-) -> dict[str, datetime]:
-    """Opportunity id -> the latest change seen for it, over every stream; our own writes' echoes
-    (the opportunity version our last sync left exactly as synced) are left out."""
-    changed: dict[str, datetime] = {}
-
-    def note(opportunity_id: str, stamp: datetime) -> None:
-        if opportunity_id not in changed or stamp > changed[opportunity_id]:
-            changed[opportunity_id] = stamp
-
-    referral_ids = {str(row["Id"]): row.get(f.REFERRAL_ID) for row in rows[OPPORTUNITIES.name]}
+    since: datetime,
+) -> _Changes:
+    """What changed, with our own writes' echoes left out: the opportunity version our last sync left
+    exactly as synced (the link's SystemModstamp), and — with a dedicated integration user — the
+    child records that user saved last (../shared/spec/salesforce.md §5.2, echo suppression by
+    LastModifiedById: their state is what a sync of ours wrote)."""
+    found = _Changes()
+    me = client.user_id()
+    own_write = _OwnWrites(settings, len(plans[OPPORTUNITIES.name].to_enqueue), since)
+    opportunities = {str(row["Id"]): row for row in rows[OPPORTUNITIES.name]}
     for rid, stamp in plans[OPPORTUNITIES.name].to_enqueue.items():
-        referral_id = referral_ids.get(rid)
-        if not _own_write(settings, str(referral_id) if referral_id else None, stamp):
-            note(rid, stamp)
+        row = opportunities[rid]
+        referral_id = str(row.get(f.REFERRAL_ID) or "") or None
+        # Saved by somebody else is never our echo, even in the second of our write (SystemModstamp
+        # may hold whole seconds only: two saves can share it).
+        ours = modified_by(row, me) if me else True
+        if ours and own_write(referral_id, stamp):
+            continue
+        if ours and me and referral_id and settings.sf_integration_user_dedicated:
+            found.ours[rid] = (stamp, referral_id)
+        else:
+            found.note(rid, stamp)
+    _children_changed(client, rows, plans, me if settings.sf_integration_user_dedicated else "", found)
+    for opportunity_id in found.changed:
+        found.ours.pop(opportunity_id, None)  # someone else's change too: an ordinary job
+    return found
+
+
+def _children_changed(
+    client: SalesforceClient,
+    rows: dict[str, list[dict[str, object]]],
+    plans: dict[str, PollPlan],
+    user: str,
+    found: _Changes,
+) -> None:
+    """Contact roles, solutions, accounts and notes changed by someone else than `user`."""
     for stream in STREAMS:
         if stream in (OPPORTUNITIES, NOTES):
             continue
         by_id = {str(row["Id"]): row for row in rows[stream.name]}
         for rid, stamp in plans[stream.name].to_enqueue.items():
-            for opportunity_id in opportunities_of(stream, by_id[rid]):
-                note(opportunity_id, stamp)
-    note_changes = plans[NOTES.name].to_enqueue
+            if not modified_by(by_id[rid], user):
+                for opportunity_id in opportunities_of(stream, by_id[rid]):
+                    found.note(opportunity_id, stamp)
+    notes = {str(row["Id"]): row for row in rows[NOTES.name]}
+    note_changes = {
+        rid: stamp for rid, stamp in plans[NOTES.name].to_enqueue.items() if not modified_by(notes[rid], user)
+    }
     if note_changes:
         linked = opportunities_of_note_links(client.query(note_links_query(sorted(note_changes))))
         for note_id, stamp in note_changes.items():
             for opportunity_id in linked.get(note_id, []):
-                note(opportunity_id, stamp)
-    return changed
+                found.note(opportunity_id, stamp)
 
 
 def run_scheduled_poll(settings: Settings) -> PollResult:

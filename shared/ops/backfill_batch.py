@@ -396,11 +396,18 @@ def _finish_creates(
     queries = [select + format_soql(" WHERE Id IN {}", chunk) for chunk in _chunks(ids, IN_CHUNK)]
     fresh = {str(r["Id"]): r for rows in _query_all(sf, queries) for r in rows}
     pending = [_link_for(settings, clients, create, found=found, fresh=fresh, out=out) for create in written]
-    saves = pool.map(partial(_save_created, settings), pending)
-    for (create, _, complete), saved in zip(pending, saves, strict=True):
+    saves = list(pool.map(partial(_save_created, settings), pending))
+    entries: list[AuditEntry] = []
+    for (create, link, complete), saved in zip(pending, saves, strict=True):
         out.created += 1
+        if saved:
+            entries.append(_created_entry(create, link))
         if not saved or not complete:
             job(create.referral)
+    try:  # one entity group transaction per 100 rows; an audit write never undoes a create
+        audit.write_many(settings, entries)
+    except Exception:
+        log.exception("could not write the audit entries of %s created opportunities", len(entries))
 
 
 def _link_for(
@@ -443,19 +450,17 @@ def _link_for(
 
 
 def _save_created(settings: Settings, item: tuple[_Create, Link, bool]) -> bool:
-    create, link, _ = item
     try:
-        links.save(settings, link)
+        links.save(settings, item[1])
     except ConflictError:
         return False
-    entry = AuditEntry(
+    return True
+
+
+def _created_entry(create: _Create, link: Link) -> AuditEntry:
+    return AuditEntry(
         trace_id=uuid.uuid4().hex, action="opportunity created", outcome=Outcome.OK,
         direction=Direction.PC_TO_SF, record_kind=RecordKind.REFERRAL.value,
         record_id=link.referral_id, referral_id=link.referral_id, opportunity_id=create.opportunity_id,
         source=JobSource.BACKFILL.value, changed_fields=("*",),
     )  # fmt: skip
-    try:
-        audit.write(settings, entry)
-    except Exception:  # an audit write never undoes a create
-        log.exception("could not write the audit entry for referral %s", link.referral_id)
-    return True

@@ -38,33 +38,34 @@ class ChangeStream:
 OPPORTUNITIES = ChangeStream(
     "salesforce-opportunities",
     # Linked opportunities whose Sync was turned off come too: the engine pauses their pair.
-    f"SELECT Id, SystemModstamp, IsDeleted, {f.REFERRAL_ID} FROM Opportunity "  # noqa: S608 - our own SOQL
+    f"SELECT Id, SystemModstamp, LastModifiedById, IsDeleted, {f.REFERRAL_ID} FROM Opportunity "  # noqa: S608 - our own SOQL
     f"WHERE ({f.SYNC} = true OR {f.REFERRAL_ID} != null) AND SystemModstamp >= {{since}} "
     "ORDER BY SystemModstamp, Id",
     include_deleted=True,
 )
 CONTACT_ROLES = ChangeStream(
     "salesforce-contact-roles",
-    f"SELECT Id, SystemModstamp, OpportunityId FROM {f.CONTACT_ROLE} "  # noqa: S608
+    f"SELECT Id, SystemModstamp, LastModifiedById, IsDeleted, OpportunityId FROM {f.CONTACT_ROLE} "  # noqa: S608
     f"WHERE SystemModstamp >= {{since}} AND Opportunity.{f.SYNC} = true ORDER BY SystemModstamp, Id",
     include_deleted=True,
 )
 SOLUTIONS = ChangeStream(
     "salesforce-solutions",
-    f"SELECT Id, SystemModstamp, {f.SOLUTION_OPPORTUNITY} FROM {f.SOLUTION} "  # noqa: S608
+    f"SELECT Id, SystemModstamp, LastModifiedById, IsDeleted, {f.SOLUTION_OPPORTUNITY} FROM {f.SOLUTION} "  # noqa: S608
     f"WHERE SystemModstamp >= {{since}} AND {f.SOLUTION_OPPORTUNITY.replace('__c', '__r')}.{f.SYNC} = true "
     "ORDER BY SystemModstamp, Id",
     include_deleted=True,
 )
 ACCOUNTS = ChangeStream(
     "salesforce-accounts",
-    f"SELECT Id, SystemModstamp, (SELECT Id FROM Opportunities WHERE {f.SYNC} = true) FROM Account "  # noqa: S608
+    f"SELECT Id, SystemModstamp, LastModifiedById, (SELECT Id FROM Opportunities WHERE {f.SYNC} = true) "  # noqa: S608
+    "FROM Account "
     "WHERE SystemModstamp >= {since} ORDER BY SystemModstamp, Id",
     include_deleted=False,
 )
 NOTES = ChangeStream(
     "salesforce-notes",
-    "SELECT Id, SystemModstamp FROM ContentDocument WHERE FileType = 'SNOTE' "
+    "SELECT Id, SystemModstamp, LastModifiedById FROM ContentDocument WHERE FileType = 'SNOTE' "
     "AND SystemModstamp >= {since} ORDER BY SystemModstamp, Id",
     include_deleted=False,
 )
@@ -84,6 +85,14 @@ def opportunities_of(stream: ChangeStream, row: Mapping[str, Any]) -> list[str]:
         records = children.get("records") or [] if isinstance(children, Mapping) else []
         return [str(child["Id"]) for child in records]
     return []
+
+
+def modified_by(row: Mapping[str, Any], user_id: str) -> bool:
+    """This row's latest version is `user_id`'s save (LastModifiedById, a system field set by the
+    server: Object Reference, "System Fields"). Deleted rows never count: whether a delete updates
+    LastModifiedById is not documented, so a deletion is always somebody's change to look at."""
+    modifier = str(row.get("LastModifiedById") or "")
+    return bool(user_id) and not row.get("IsDeleted") and modifier[:15] == user_id[:15]
 
 
 def note_links_query(document_ids: list[str]) -> str:

@@ -30,6 +30,9 @@ class AccessToken:
     access_token: str
     instance_url: str
     obtained_at: float
+    user_id: str = ""
+    """The integration user's id, from the response's identity URL (`…/id/<orgId>/<userId>`, OAuth
+    token response "id" field; ../shared/spec/salesforce.md §1); empty when the response has none."""
 
     def __repr__(self) -> str:  # never print the token itself
         return f"AccessToken(instance_url={self.instance_url!r}, obtained_at={self.obtained_at})"
@@ -182,7 +185,15 @@ class TokenProvider:
                 status=response.status_code,
                 code=error,
             )
-        return AccessToken(str(body["access_token"]), str(body["instance_url"]), self._clock())
+        return AccessToken(
+            str(body["access_token"]), str(body["instance_url"]), self._clock(), _user_id(body.get("id"))
+        )
+
+
+def _user_id(identity_url: object) -> str:
+    """The last path segment of the identity URL when it looks like a User id (prefix 005)."""
+    segment = str(identity_url or "").rstrip("/").rsplit("/", 1)[-1]
+    return segment if segment.startswith("005") and len(segment) in (15, 18) and segment.isalnum() else ""
 
 
 def _json_or_empty(response: requests.Response) -> dict[str, Any]:

@@ -262,6 +262,11 @@ class SalesforceClient:
                 )
             return self._sf
 
+    def user_id(self) -> str:
+        """The integration user's id (empty if the token response did not name it)."""
+        self._client()
+        return self._tokens.token().user_id
+
     def _reauthenticate(self) -> None:
         with self._lock:
             self._tokens.refresh()

@@ -142,6 +142,16 @@ def save(settings: Settings, link: Link) -> Link:
     return replace(link, etag=meta.get("etag"), synced_at=entity["SyncedAt"])
 
 
+def sf_stamps_saved_since(settings: Settings, since: datetime) -> dict[str, str]:
+    """Referral id -> the Salesforce stamp of every link saved since `since` (by this app's clock):
+    one query for many links (the poll after a burst of our own writes), two properties each."""
+    rows = tables.query(
+        settings, settings.links_table, "RowKey eq @row and SyncedAt ge @since",
+        {"row": _ROW, "since": since}, select=["PartitionKey", "SfStamp"],
+    )  # fmt: skip
+    return {str(row["PartitionKey"]): str(row.get("SfStamp") or "") for row in rows}
+
+
 def iter_links(settings: Settings) -> Any:
     """Every link (for reconcile and status); streamed page by page."""
     for entity in tables.query(settings, settings.links_table, "RowKey eq @row", {"row": _ROW}):

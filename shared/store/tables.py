@@ -73,10 +73,17 @@ def call(settings: Settings, name: str, operation: Callable[[TableClient], T]) -
         return operation(client)
 
 
-def query(settings: Settings, name: str, filter_: str, parameters: dict[str, Any]) -> Iterator[Any]:
-    """Entities matching `filter_`, page by page; a missing table is created and reads as empty."""
+def query(
+    settings: Settings,
+    name: str,
+    filter_: str,
+    parameters: dict[str, Any],
+    select: list[str] | None = None,
+) -> Iterator[Any]:
+    """Entities matching `filter_` (only the `select` properties, when given), page by page; a
+    missing table is created and reads as empty."""
     try:
-        yield from table(settings, name).query_entities(filter_, parameters=parameters)
+        yield from table(settings, name).query_entities(filter_, parameters=parameters, select=select)
     except (ResourceNotFoundError, HttpResponseError) as exc:
         if not is_missing_table(exc):
             raise

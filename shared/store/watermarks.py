@@ -90,6 +90,19 @@ def _heal_lost_table(settings: Settings, name: str) -> Watermark:
     raise _unavailable(settings, name, "its table was lost and this process never read it")
 
 
+def _restore_known(settings: Settings, name: str) -> Watermark:
+    """No such mark. If this process knew one, the table was lost and re-created by another writer
+    of it (the API usage counters share it) before a read here noticed: write the mark back."""
+    with _known_lock:
+        known = _last_known.get(_known_key(settings, name))
+    if known is None:
+        return Watermark(None)
+    with contextlib.suppress(ResourceExistsError):
+        _table(settings).create_entity(_entity(name, *known))
+        log.warning("watermark %s restored to %s: its table had been re-created", name, known[0].isoformat())
+    return read(settings, name)
+
+
 def _unavailable(settings: Settings, name: str, why: str) -> WatermarkUnavailable:
     return WatermarkUnavailable(
         f"watermark {name} is unavailable ({why}); nothing is polled until it is set again: "
@@ -107,7 +120,7 @@ def read(settings: Settings, name: str) -> Watermark:
     except ResourceNotFoundError as exc:
         if tables.is_missing_table(exc):
             return _heal_lost_table(settings, name)
-        return Watermark(None)
+        return _restore_known(settings, name)
     except AzureError as exc:
         raise WatermarkUnavailable(f"could not read watermark {name}: {exc}", provider="storage") from exc
     if entity.get("Lost"):

@@ -30,6 +30,7 @@ from shared.sync.routing import (
     Pause,
     Step,
     Unlink,
+    own_echo,
     route_linked_opportunity,
     route_opportunity,
     route_referral,
@@ -48,6 +49,8 @@ class SyncEngine:
         self.ctx = ctx
 
     def run(self, job: SyncJob) -> SyncResult:
+        if (echo := own_echo(self.ctx, job)) is not None:
+            return echo.result
         for attempt in range(1, _RACE_ATTEMPTS + 1):
             try:
                 if job.kind is RecordKind.OPPORTUNITY:

@@ -15,9 +15,11 @@ from typing import Any
 
 from shared.core import salesforce_fields as F
 from shared.core.plan import Origin
+from shared.core.poll_window import parse_stamp
 from shared.core.referral import Referral
 from shared.core.referral_ids import referral_id_problem
 from shared.errors import PermanentError
+from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.salesforce.salesforce_client import looks_like_opportunity_id
 from shared.store.audit import Direction, Outcome
 from shared.store.links import Link
@@ -111,6 +113,28 @@ def _skip(action: str, referral_id: str = "", opportunity_id: str = "") -> Done:
 
 def _in_sync(referral_id: str, opportunity_id: str) -> Done:
     return Done(SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral_id, opportunity_id))
+
+
+def own_echo(ctx: SyncContext, job: SyncJob) -> Done | None:
+    """A poll job for an opportunity version our integration user saved (the poll then names its
+    Referral Id): when the link holds exactly that version (the SystemModstamp our write left, saved
+    only when it held what was synced), it is our own echo and nothing needs reading."""
+    referral_id = job.referral_id
+    if job.kind is not RecordKind.OPPORTUNITY or job.source is not JobSource.POLL or not referral_id:
+        return None
+    if referral_id_problem(referral_id):
+        return None
+    link = ctx.store.get(referral_id)
+    if (
+        link is None
+        or link.pending
+        or link.last_outcome in (PAUSED, DELETED)
+        or not link.sf_stamp
+        or (link.opportunity_id or "")[:15] != job.record_id[:15]
+        or parse_stamp(link.sf_stamp) != job.observed_at
+    ):
+        return None
+    return _in_sync(referral_id, job.record_id)
 
 
 def route_opportunity(

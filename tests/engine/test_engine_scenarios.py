@@ -4,11 +4,13 @@ job the dry run plans it; the request the engine then sends must be the one the 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from shared.core import salesforce_fields as F
+from shared.core.poll_window import parse_stamp
 from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.ops.dry_run import DryRunResult, dry_run_opportunity
 from shared.store.audit import Direction, Outcome
@@ -432,3 +434,35 @@ def test_a_pair_with_notes_and_a_description_is_recognised_as_in_sync_without_a_
     result = world.opportunity(opportunity_id)
 
     assert result.outcome is Outcome.NOOP and world.pc.reads == reads
+
+
+def test_the_echo_of_our_own_save_is_recognised_from_the_link_without_a_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    link = world.links.get(referral_id)
+    assert link is not None and link.sf_stamp
+    reads: list[str] = []
+    read = world.sf.get_opportunity
+
+    def counted(opportunity_id: str) -> dict[str, Any] | None:
+        reads.append(opportunity_id)
+        return read(opportunity_id)
+
+    monkeypatch.setattr(world.sf, "get_opportunity", counted)
+
+    def poll_job(stamp: str) -> SyncJob:
+        return SyncJob(
+            kind=RecordKind.OPPORTUNITY, record_id=opportunity_id, source=JobSource.POLL,
+            observed_at=parse_stamp(stamp), referral_id=referral_id,
+        )  # fmt: skip
+
+    echo = SyncEngine(world.ctx).run(poll_job(link.sf_stamp))
+    assert (echo.outcome, reads, world.quiet()[0]) == (Outcome.NOOP, [], len(world.pc.sent))
+
+    world.sf.edit(opportunity_id, {"Amount": 61000.0})  # a later version: somebody else's
+    later = parse_stamp(link.sf_stamp) + timedelta(seconds=1)
+    world.sf.opportunities[opportunity_id]["SystemModstamp"] = later.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    sent = len(world.pc.sent)
+    SyncEngine(world.ctx).run(poll_job(world.sf.opportunities[opportunity_id]["SystemModstamp"]))
+    assert reads and len(world.pc.sent) == sent + 1

@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.config import SYNC_QUEUE
+from shared.core import salesforce_fields as f
+from shared.core.poll_window import parse_stamp
 from shared.errors import TransientError
-from shared.intake.salesforce_poll import WATERMARK, poll_once
+from shared.intake.salesforce_poll import OWN_WRITE_SETTLE_SECONDS, WATERMARK, poll_once
 from shared.jobs import JobSource, RecordKind, SyncJob
-from shared.store import watermarks
+from shared.store import links, watermarks
+from shared.store.links import Link
 from shared.store.storage_clients import queue_client
 from tests.integration.sf_helpers import make_client
 
@@ -24,7 +27,7 @@ class Collect:
     def __init__(self) -> None:
         self.jobs: list[SyncJob] = []
 
-    def __call__(self, settings, jobs) -> int:
+    def __call__(self, settings, jobs, *, delay_seconds: int = 0) -> int:
         batch = list(jobs)
         self.jobs.extend(batch)
         return len(batch)
@@ -107,7 +110,7 @@ def test_watermark_does_not_advance_when_enqueueing_fails(sf_settings, sf_contro
     poll_once(sf_settings, client=client, enqueue=jobs)  # empty first poll
     opp = sf_control.create_opportunity("will fail once", sync=True)
 
-    def broken(settings, batch):
+    def broken(settings, batch, *, delay_seconds=0):
         raise TransientError("queue unavailable", provider="storage")
 
     with pytest.raises(TransientError):
@@ -164,7 +167,7 @@ def test_a_change_the_opportunity_stamp_does_not_show_reaches_the_poll_in_one_ca
     elif change == "account edited":
         sf_control.update_record("Account", account, BillingCity="Zürich")
     elif change == "note added":
-        client.attach_note(opp, "Call notes", "They want a pilot")
+        sf_control.add_note(opp, "Call notes", "They want a pilot")
     else:
         sf_control.delete_record("Opportunity", opp)
     if change != "deleted":
@@ -189,3 +192,75 @@ def test_a_linked_opportunity_whose_sync_was_turned_off_reaches_the_poll(sf_sett
     poll_once(sf_settings, client=client, enqueue=jobs)
 
     assert jobs.ids() == [opp]
+
+
+@pytest.mark.parametrize("dedicated", [True, False])
+def test_children_our_own_user_saved_are_echoes_only_when_the_user_is_dedicated(
+    sf_settings, sf_control, client, dedicated
+):
+    settings = sf_settings.model_copy(update={"sf_integration_user_dedicated": dedicated})
+    opp = sf_control.create_opportunity("Deal", sync=True)
+    _settled(settings, client, opp)
+
+    client.attach_note(opp, "Partner Center note", "Sent by the sync")
+    client.create_solution(opp, {f.SOLUTION_ID: "SOL-9", "Name": "Accelerator"})
+    jobs = Collect()
+    result = poll_once(settings, client=client, enqueue=jobs)
+
+    if dedicated:
+        assert (jobs.ids(), result.calls) == ([], 1)  # no job, and no query for the notes' links
+    else:
+        assert jobs.ids() == [opp] and result.calls == 2
+
+
+def test_a_deleted_child_is_always_somebodys_change(sf_settings, sf_control, client):
+    opp = sf_control.create_opportunity("Deal", sync=True)
+    solution = client.create_solution(opp, {f.SOLUTION_ID: "SOL-9", "Name": "Accelerator"})
+    poll_once(sf_settings, client=client, enqueue=Collect())
+    client.delete_solution(solution)  # LastModifiedById on a delete is not documented: never an echo
+    jobs = Collect()
+    poll_once(sf_settings, client=client, enqueue=jobs)
+    assert jobs.ids() == [opp]
+
+
+def test_an_opportunity_our_user_saved_before_its_link_waits_and_names_its_referral(
+    sf_settings, sf_control, client
+):
+    opp = sf_control.create_opportunity("Deal", sync=True)
+    poll_once(sf_settings, client=client, enqueue=Collect())
+    referral_id = "11111111-2222-4333-8444-555555555555"
+    client.update_opportunity(opp, {f.REFERRAL_ID: referral_id})  # our write; no link saved yet
+    delays: list[int] = []
+    jobs = Collect()
+
+    def enqueue(settings, batch, *, delay_seconds: int = 0) -> int:
+        delays.append(delay_seconds)
+        return jobs(settings, batch)
+
+    poll_once(sf_settings, client=client, enqueue=enqueue)
+
+    assert [(j.record_id, j.referral_id) for j in jobs.jobs] == [(opp, referral_id)]
+    assert delays == [OWN_WRITE_SETTLE_SECONDS]
+    assert jobs.jobs[0].observed_at == parse_stamp(sf_control.record("Opportunity", opp)["SystemModstamp"])
+
+
+def test_after_a_burst_of_our_own_writes_the_poll_reads_their_links_in_one_query(
+    sf_settings, sf_control, client, monkeypatch
+):
+    poll_once(sf_settings, client=client, enqueue=Collect())
+    pairs = []
+    for n in range(25):
+        opp = sf_control.create_opportunity(f"Deal {n}", sync=True)
+        referral_id = f"11111111-2222-4333-8444-{n:012d}"
+        client.update_opportunity(opp, {f.REFERRAL_ID: referral_id})  # our write ...
+        stamp = sf_control.record("Opportunity", opp)["SystemModstamp"]
+        links.save(sf_settings, Link(referral_id=referral_id, opportunity_id=opp, sf_stamp=stamp))  # linked
+        pairs.append(opp)
+    sf_control.edit_opportunity(pairs[3], Amount=5.0)  # then a seller's edit of one of them
+    point_reads: list[str] = []
+    monkeypatch.setattr(links, "get", lambda settings, rid: point_reads.append(rid))
+    jobs = Collect()
+
+    poll_once(sf_settings, client=client, enqueue=jobs)
+
+    assert jobs.ids() == [pairs[3]] and point_reads == []

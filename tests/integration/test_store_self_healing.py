@@ -12,7 +12,7 @@ import pytest
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
 from shared.intake.salesforce_poll import WATERMARK as POLL_WATERMARK
 from shared.jobs import JobSource, RecordKind, SyncJob
-from shared.store import audit, job_queue, links, watermarks
+from shared.store import audit, job_queue, links, tables, watermarks
 from shared.store.audit import AuditEntry, Outcome
 from shared.store.claims import claim
 from shared.store.links import Link
@@ -77,6 +77,18 @@ def test_a_watermark_lost_with_its_table_is_restored_from_what_the_process_last_
     assert restored.seen == frozenset({"006A@1"})
 
 
+def test_a_watermark_whose_table_another_writer_re_created_first_is_restored_too(settings):
+    """The API usage counters share the table: their flush may re-create it before a read here
+    notices it was lost; the mark is still written back, never taken for "none yet"."""
+    mark = datetime.now(UTC) - timedelta(minutes=3)
+    watermarks.advance(settings, POLL_WATERMARK, mark, seen=["006A@1"])
+    table_service(settings).delete_table(settings.watermarks_table)
+    tables.recreate(settings, settings.watermarks_table)
+
+    restored = watermarks.read(settings, POLL_WATERMARK)
+    assert (restored.value, restored.seen) == (mark, frozenset({"006A@1"}))
+
+
 def test_a_watermark_lost_without_a_memory_of_it_is_unavailable_until_set_again(settings):
     name = "never-read-here"
     assert watermarks.get(settings, "another-mark") is None  # the process has used the table
@@ -106,7 +118,7 @@ def test_a_poll_whose_watermark_table_is_gone_enqueues_nothing_and_says_why(sett
         def changed_opportunities(self, since: datetime) -> list[dict[str, object]]:
             raise AssertionError(f"queried Salesforce since {since}")
 
-    def enqueue(_settings: Settings, jobs: Iterable[SyncJob]) -> int:
+    def enqueue(_settings: Settings, jobs: Iterable[SyncJob], *, delay_seconds: int = 0) -> int:
         sent.extend(jobs)
         return len(sent)
 

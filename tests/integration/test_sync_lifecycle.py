@@ -22,7 +22,7 @@ def _poll_and_run(sync: Sync) -> list[Any]:
     """One poll interval: the timer's poll, then the jobs it enqueued, as the worker runs them."""
     jobs: list[Any] = []
 
-    def enqueue(settings: Any, batch: Any) -> int:
+    def enqueue(settings: Any, batch: Any, *, delay_seconds: int = 0) -> int:
         jobs.extend(batch)
         return len(jobs)
 
