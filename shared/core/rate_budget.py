@@ -48,6 +48,12 @@ def background() -> Iterator[None]:
         _PRIORITY.reset(token)
 
 
+JITTER_HEADROOM = 1.05
+"""For a limit a server enforces: turns spaced 5 % wider than `1/rate`, because the server counts
+arrivals in windows of its own and a few ms of network jitter between two turns must not put a
+(rate+1)-th request into one of them."""
+
+
 @dataclass
 class TokenBucket:
     """At most `rate` requests a second, `burst` of them at once; `rate <= 0`: no limit.
@@ -67,6 +73,8 @@ class TokenBucket:
     rate: float
     burst: float = 1.0
     reserve: float = 0.0
+    headroom: float = 1.0
+    """Turns are `headroom / rate` apart (`JITTER_HEADROOM` for a server-enforced limit)."""
     next_at: float | None = field(default=None, init=False)
     """When the next turn is free once the burst is spent (None: never used, the burst is there)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
@@ -78,16 +86,19 @@ class TokenBucket:
     def limited(self) -> bool:
         return self.rate > 0
 
-    def configure(self, rate: float, *, burst: float = 1.0, reserve: float = 0.0) -> None:
+    def configure(
+        self, rate: float, *, burst: float = 1.0, reserve: float = 0.0, headroom: float = 1.0
+    ) -> None:
         """A new rate; turns already handed out stay where they are."""
         with self._lock:
             self.rate, self.burst, self.reserve = rate, max(burst, 1.0), reserve
+            self.headroom = max(headroom, 1.0)
 
     def acquire(self, now: float, priority: Priority = Priority.LIVE) -> float:
         if not self.limited:
             return 0.0
         with self._lock:
-            interval = 1.0 / self.rate
+            interval = self.headroom / self.rate
             free = -math.inf if self.next_at is None else self.next_at
             earliest = free - (self.burst - 1.0) * interval
             if priority is Priority.BACKGROUND:

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from shared.core.rate_budget import Priority, TokenBucket, current_priority
+from shared.core.rate_budget import JITTER_HEADROOM, Priority, TokenBucket, current_priority
 from shared.errors import ConfigError, ConflictError, CosellSyncError, PermanentError, TransientError, redact
 from shared.partner_center.tokens import TokenProvider
 
@@ -147,12 +147,12 @@ live sync, backfill and reconcile; background callers (`rate_budget.background()
 
 
 def limit_requests_per_second(rate: float) -> None:
-    """Set the process's Partner Center rate: one request every `1/rate` s and no burst, so at most
-    `ceil(rate)` requests leave the process in any second (N processes: N times that). The tolerance:
-    Partner Center counts arrivals, not departures, and a few ms of transport or thread delay can
-    bring two of our requests `1/rate` apart a little closer, so a window Partner Center counts may
-    hold one more per process. Background calls take only turns no live call is waiting for."""
-    PC_RATE.configure(rate, burst=1.0, reserve=0.0)
+    """Set the process's Partner Center rate: one request every `1.05/rate` s and no burst, so fewer
+    than `rate` requests leave the process in any second (N processes: N times that). Partner Center
+    counts arrivals, not departures: the 5 % headroom (`JITTER_HEADROOM`) absorbs the few ms of
+    transport or thread delay that could bring two turns closer in a window it counts. Background
+    calls take only turns no live call is waiting for."""
+    PC_RATE.configure(rate, burst=1.0, reserve=0.0, headroom=JITTER_HEADROOM)
 
 
 def wait_for_turn(

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from shared.core.rate_budget import (
+    JITTER_HEADROOM,
     DailyBudget,
     Priority,
     TokenBucket,
@@ -197,3 +198,12 @@ def test_default_session_reads_proxies_once(monkeypatch: pytest.MonkeyPatch) -> 
     assert session.proxies["https"] == "http://proxy.example:8080"
     monkeypatch.setenv("NO_PROXY", "localhost")
     assert transport.default_session(5.0).trust_env is True  # requests must judge NO_PROXY per URL
+
+
+def test_with_headroom_no_window_of_a_second_holds_as_many_turns_as_the_rate_even_with_jitter() -> None:
+    bucket = TokenBucket(rate=10)
+    bucket.configure(10, headroom=JITTER_HEADROOM)
+    turns = [bucket.acquire(0.0) for _ in range(40)]
+    arrivals = sorted(t + (0.004 if n % 2 else -0.004) for n, t in enumerate(turns))  # +-4 ms in transit
+    busiest = max(sum(1 for a in arrivals if start <= a < start + 1.0) for start in arrivals)
+    assert busiest <= 10
