@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from shared.config import Settings
 from shared.partner_center import http_policy, tokens
@@ -37,8 +38,30 @@ SalesforceFactory = Callable[[Settings], SalesforceClient]
 _lock = threading.Lock()
 _pc_factory: PartnerCenterFactory = PartnerCenterClient
 _sf_factory: SalesforceFactory = SalesforceClient
-_pc: dict[int, PartnerCenterClient] = {}
-_sf: dict[int, SalesforceClient] = {}
+T = TypeVar("T")
+
+
+class _PerSettings(Generic[T]):
+    """One object per Settings instance (by identity). The instance is kept beside it: an id is
+    unique only while its object lives, and a Settings garbage-collected with its id then reused by
+    another would otherwise be handed the first one's client."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[Settings, T]] = {}
+
+    def get(self, settings: Settings, build: Callable[[Settings], T]) -> T:
+        entry = self._items.get(id(settings))
+        if entry is None or entry[0] is not settings:
+            entry = (settings, build(settings))
+            self._items[id(settings)] = entry
+        return entry[1]
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+_pc: _PerSettings[PartnerCenterClient] = _PerSettings()
+_sf: _PerSettings[SalesforceClient] = _PerSettings()
 
 
 def use_factories(
@@ -56,22 +79,24 @@ def use_factories(
 
 
 def partner_center(settings: Settings) -> PartnerCenterClient:
+    def build(settings: Settings) -> PartnerCenterClient:
+        limit_partner_center(settings)
+        return _pc_factory(settings)
+
     with _lock:
-        if id(settings) not in _pc:
-            limit_partner_center(settings)
-            _pc[id(settings)] = _pc_factory(settings)
-        return _pc[id(settings)]
+        return _pc.get(settings, build)
 
 
 def salesforce(settings: Settings) -> SalesforceClient:
+    def build(settings: Settings) -> SalesforceClient:
+        _use_sf_budget(settings)
+        return _sf_factory(settings)
+
     with _lock:
-        if id(settings) not in _sf:
-            _use_sf_budget(settings)
-            _sf[id(settings)] = _sf_factory(settings)
-        return _sf[id(settings)]
+        return _sf.get(settings, build)
 
 
-_stores: dict[int, RefreshTokenStore | None] = {}
+_stores: _PerSettings[RefreshTokenStore | None] = _PerSettings()
 # Its own lock: building a Partner Center client (under `_lock`) asks for the store, and a
 # threading.Lock taken twice by one thread waits forever.
 _stores_lock = threading.Lock()
@@ -82,9 +107,7 @@ def refresh_token_store(settings: Settings) -> RefreshTokenStore | None:
     PC_REFRESH_TOKEN_VAULT_URL is set (Azure), else a Table Storage entity when storage is
     configured (the local stack), else nowhere (memory only)."""
     with _stores_lock:
-        if id(settings) not in _stores:
-            _stores[id(settings)] = _build_store(settings)
-        return _stores[id(settings)]
+        return _stores.get(settings, _build_store)
 
 
 def _build_store(settings: Settings) -> RefreshTokenStore | None:

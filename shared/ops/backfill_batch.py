@@ -24,10 +24,9 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import partial
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -43,6 +42,7 @@ from shared.core.mapping import (
     syncs_to_salesforce,
 )
 from shared.core.notes import note_digest
+from shared.core.rate_budget import Priority, background, current_priority
 from shared.core.referral import Referral
 from shared.errors import ConflictError, CosellSyncError, TransientError
 from shared.jobs import JobSource, RecordKind, SyncJob
@@ -51,6 +51,7 @@ from shared.salesforce.new_opportunity import NewOpportunity, _write_graph
 from shared.salesforce.salesforce_client import SalesforceClient, opportunity_select
 from shared.store import audit, claims, links
 from shared.store.audit import AuditEntry, Direction, Outcome
+from shared.store.claims import Held
 from shared.store.links import Link
 from shared.sync.context import CLAIM_TTL_S
 from shared.sync.creates import new_opportunity
@@ -122,26 +123,29 @@ def handle_page(
         )
 
     with ThreadPoolExecutor(_STORAGE_THREADS) as pool:
-        held = list(pool.map(lambda r: _try_claim(settings, str(r[0].id)), eligible))
+        tried = list(pool.map(lambda r: _try_claim(settings, str(r[0].id)), eligible))
+        holders = [t[0] for t in tried if t is not None]
         try:
-            mine = [pair for pair, claim in zip(eligible, held, strict=True) if claim is not None]
-            for (referral, _), claim in zip(eligible, held, strict=True):
+            mine = [pair for pair, claim in zip(eligible, tried, strict=True) if claim is not None]
+            for (referral, _), claim in zip(eligible, tried, strict=True):
                 if claim is None:
                     job(referral)  # a worker is on it now; the job re-checks afterwards
+            held = {t[1].partition: t[1] for t in tried if t is not None}
             if mine:
-                _handle_claimed(settings, clients, mine, pool=pool, out=out, job=job)
+                _handle_claimed(settings, clients, mine, pool=pool, out=out, job=job, held=held)
         finally:
-            list(pool.map(lambda c: c.__exit__(None, None, None), [c for c in held if c is not None]))
+            # Claims released with their link's save are skipped here (`Held.released`).
+            list(pool.map(lambda c: c.__exit__(None, None, None), holders))
     return out
 
 
-def _try_claim(settings: Settings, referral_id: str) -> AbstractContextManager[None] | None:
+def _try_claim(settings: Settings, referral_id: str) -> tuple[AbstractContextManager[Held], Held] | None:
     holder = claims.claim(settings, f"ref-{referral_id}", ttl_seconds=CLAIM_TTL_S, wait_seconds=0)
     try:
-        holder.__enter__()
+        held = holder.__enter__()
     except TransientError:
         return None
-    return holder
+    return holder, held
 
 
 def _handle_claimed(
@@ -152,6 +156,7 @@ def _handle_claimed(
     pool: ThreadPoolExecutor,
     out: PageOutcome,
     job: Callable[[Referral], None],
+    held: dict[str, Held],
 ) -> None:
     sf = clients.sf
     ids = [str(r.id) for r, _ in mine]
@@ -181,7 +186,7 @@ def _handle_claimed(
         creates, candidates = _plan_creates(sf, candidates, news, lookups)
         written = _write_graphs(sf, creates, job)
         if written:
-            _finish_creates(settings, clients, written, found=found, pool=pool, out=out, job=job)
+            _finish_creates(settings, clients, written, found=found, pool=pool, out=out, job=job, held=held)
     for referral, _ in candidates:
         job(referral)
 
@@ -388,18 +393,29 @@ def _finish_creates(
     pool: ThreadPoolExecutor,
     out: PageOutcome,
     job: Callable[[Referral], None],
+    held: dict[str, Held],
 ) -> None:
     """Read the new opportunities back (one query), send the close dates Partner Center lacks, save
-    the links as `creates.create_opportunity` does, with the SystemModstamp the poll will skip."""
+    the links as `creates.create_opportunity` does, with the SystemModstamp the poll will skip (and
+    release each referral's claim in the same transaction)."""
     sf, select = clients.sf, opportunity_select(settings, clients.sf.org())
     ids = [c.opportunity_id for c in written]
     queries = [select + format_soql(" WHERE Id IN {}", chunk) for chunk in _chunks(ids, IN_CHUNK)]
     fresh = {str(r["Id"]): r for rows in _query_all(sf, queries) for r in rows}
-    pending = [_link_for(settings, clients, create, found=found, fresh=fresh, out=out) for create in written]
-    saves = list(pool.map(partial(_save_created, settings), pending))
+
+    priority = current_priority()  # a pool thread inherits no context: the backfill's is passed on
+
+    def finish(create: _Create) -> tuple[_Create, Link, bool, bool, bool]:
+        # Each link is saved right after its own close date went out (on the pool's threads, paced
+        # by the Partner Center rate), so the poll rarely sees a new opportunity before its link.
+        with background() if priority is Priority.BACKGROUND else nullcontext():
+            link, complete, patched = _link_for(settings, clients, create, found=found, fresh=fresh)
+        return create, link, complete, patched, _save_created(settings, held, link)
+
     entries: list[AuditEntry] = []
-    for (create, link, complete), saved in zip(pending, saves, strict=True):
+    for create, link, complete, patched, saved in pool.map(finish, written):
         out.created += 1
+        out.patched += patched
         if saved:
             entries.append(_created_entry(create, link))
         if not saved or not complete:
@@ -417,23 +433,23 @@ def _link_for(
     *,
     found: dict[str, Link | None],
     fresh: dict[str, dict[str, Any]],
-    out: PageOutcome,
-) -> tuple[_Create, Link, bool]:
-    """The link a created opportunity gets (and whether it is complete: False when Partner Center's
-    missing close date could not be sent, which the engine then finishes)."""
+) -> tuple[Link, bool, bool]:
+    """The link a created opportunity gets, whether it is complete (False when Partner Center's
+    missing close date could not be sent, which the engine then finishes) and whether a close date
+    was sent."""
     referral, rid = create.referral, str(create.referral.id)
     deal = deal_from_partner_center(create.wire)
     snapshot = {**deal.comparable(), **custom_mappings(settings).from_partner_center(create.wire)}
     snapshot.update(opportunity_id=create.opportunity_id, partner_team=[])
     close_date = str(create.new.fields["CloseDate"])
-    sent, complete = referral, True
+    sent, complete, patched = referral, True, False
     if deal.close_date is None:
         # Salesforce needed a close date the referral lacks: Partner Center gets the same one.
         try:
             operations = partner_center_patch({"close_date": close_date}, create.wire)
             sent = clients.pc.update_referral(rid, operations, etag=referral.e_tag)
             snapshot["close_date"] = close_date
-            out.patched += 1
+            patched = True
         except CosellSyncError as exc:
             # Changed since it was listed (or refused): the link keeps the referral without a
             # close date, so the engine's merge sends Salesforce's.
@@ -446,12 +462,13 @@ def _link_for(
     link = link.with_notes((note_digest(deal.notes),) if deal.notes else ())
     written_opp = fresh.get(create.opportunity_id)
     stamp = own_stamp(settings, written_opp, link)
-    return create, replace(link, sf_stamp=stamp), complete
+    return replace(link, sf_stamp=stamp), complete, patched
 
 
-def _save_created(settings: Settings, item: tuple[_Create, Link, bool]) -> bool:
+def _save_created(settings: Settings, held: dict[str, Held], link: Link) -> bool:
+    """The link saved and the referral's claim released, in one transaction."""
     try:
-        links.save(settings, item[1])
+        links.save_releasing(settings, link, held[link.referral_id])
     except ConflictError:
         return False
     return True

@@ -28,6 +28,9 @@ class SyncResult:
     changed_fields: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
     error: str = ""
+    audited: bool = True
+    """False for bookkeeping nobody needs to see (the poll's echo of our own write recognised from
+    the link): logged and counted, no audit row."""
 
 
 @dataclass

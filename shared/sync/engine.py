@@ -31,6 +31,7 @@ from shared.sync.routing import (
     Step,
     Unlink,
     own_echo,
+    precheck_referral,
     route_linked_opportunity,
     route_opportunity,
     route_referral,
@@ -81,9 +82,13 @@ class SyncEngine:
         return self.execute(routed)
 
     def from_referral(self, referral_id: str) -> SyncResult:
-        # The claim comes first, so everything read below is fresh for the writes that follow.
+        # Answers that write nothing need no claim (most webhooks are echoes of our own writes);
+        # anything else is routed under the claim, with what was read reused only while still fresh.
+        seen = precheck_referral(self.ctx, referral_id)
+        if isinstance(seen, Done):
+            return seen.result
         with self.ctx.hold(f"ref-{referral_id}"):
-            return self.execute(route_referral(self.ctx, referral_id))
+            return self.execute(route_referral(self.ctx, referral_id, seen))
 
     def execute(self, step: Step) -> SyncResult:
         if isinstance(step, Done):

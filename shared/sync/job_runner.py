@@ -87,7 +87,8 @@ def _retry_later(
 def _account(settings: Settings, job: SyncJob, result: SyncResult, started: float) -> None:
     latency_ms = (datetime.now(UTC) - job.observed_at).total_seconds() * 1000
     try:
-        audit.write(settings, _audit_entry(job, result, latency_ms))
+        if result.audited:
+            audit.write(settings, _audit_entry(job, result, latency_ms))
     except Exception:  # an audit write must never turn a finished sync into a retry
         log.exception("could not write the audit entry for job %s", job.trace_id)
     record_sync(result.direction.value, result.outcome.value, latency_ms, job.kind.value)

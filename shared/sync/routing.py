@@ -9,6 +9,7 @@ reads is fresh for the writes that follow). A referral job is routed under its c
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -134,7 +135,9 @@ def own_echo(ctx: SyncContext, job: SyncJob) -> Done | None:
         or parse_stamp(link.sf_stamp) != job.observed_at
     ):
         return None
-    return _in_sync(referral_id, job.record_id)
+    return Done(
+        SyncResult(Outcome.NOOP, Direction.NONE, "our own write", referral_id, job.record_id, audited=False)
+    )
 
 
 def route_opportunity(
@@ -211,26 +214,68 @@ def _as_last_seen(ctx: SyncContext, link: Link) -> Referral | None:
     )
 
 
-def route_referral(ctx: SyncContext, referral_id: str) -> Step:
-    """The caller holds the referral's claim."""
+@dataclass(frozen=True)
+class SeenBeforeClaim:
+    """The referral read before its claim was taken, and the link's ETag then."""
+
+    referral: Referral
+    link_etag: str | None
+    read_at: float
+
+    def still_fresh(self, link: Link | None) -> bool:
+        """Usable under the claim: no sync saved the link since (every sync saves it after writing,
+        before releasing the claim) and the read is younger than any claim a crashed worker could
+        have left behind (a claim outlives its holder by at most CLAIM_TTL_S)."""
+        young = time.monotonic() - self.read_at < _SEEN_MAX_AGE_S
+        return young and (link.etag if link else None) == self.link_etag
+
+
+_SEEN_MAX_AGE_S = 10.0
+
+
+def precheck_referral(ctx: SyncContext, referral_id: str) -> Done | SeenBeforeClaim:
+    """Before the claim: a referral job whose answer writes nothing (the echo of our own write, a
+    held-back pair, a referral we may not read) needs no claim; otherwise what was read goes on to
+    `route_referral`, which reuses it when it is still fresh under the claim."""
     try:
         referral = ctx.pc.get_referral(referral_id)
     except PermanentError as exc:
         if exc.status in _UNREADABLE:
             return _skip(_unreadable(referral_id, exc.status), referral_id)
         raise
+    read_at = time.monotonic()
     link = ctx.store.get(referral_id)
     if link is not None and (held := _held_back(ctx, link)) is not None:
         return held
-    if (
-        link is not None
-        and link.opportunity_id
-        and not link.pending
-        and partner_center_unchanged(ctx.settings, referral, link)
-    ):
+    if link is not None and (echo := _echo(ctx, referral, link)) is not None:
+        return echo
+    return SeenBeforeClaim(referral, link.etag if link else None, read_at)
+
+
+def _echo(ctx: SyncContext, referral: Referral, link: Link) -> Done | None:
+    if link.opportunity_id and not link.pending and partner_center_unchanged(ctx.settings, referral, link):
         # The echo of our own write, or a change of nothing we sync: Salesforce's changes reach
         # us through the poll, so there is no need to read the opportunity.
-        return _in_sync(referral_id, link.opportunity_id)
+        return _in_sync(link.referral_id, link.opportunity_id)
+    return None
+
+
+def route_referral(ctx: SyncContext, referral_id: str, seen: SeenBeforeClaim | None = None) -> Step:
+    """The caller holds the referral's claim."""
+    link = ctx.store.get(referral_id)
+    if seen is not None and seen.still_fresh(link):
+        referral = seen.referral
+    else:
+        try:
+            referral = ctx.pc.get_referral(referral_id)
+        except PermanentError as exc:
+            if exc.status in _UNREADABLE:
+                return _skip(_unreadable(referral_id, exc.status), referral_id)
+            raise
+    if link is not None and (held := _held_back(ctx, link)) is not None:
+        return held
+    if link is not None and (echo := _echo(ctx, referral, link)) is not None:
+        return echo
     opp = _opportunity_of(ctx, referral, link)
     if opp is None:
         if link and link.opportunity_id and ctx.settings.on_opportunity_deleted == "unlink":

@@ -350,6 +350,7 @@ class InMemoryLinkStore:
     def __init__(self) -> None:
         self.links: dict[str, Link] = {}
         self.claimed: set[str] = set()
+        self.claims = 0
         self.saves = 0
 
     def get(self, referral_id: str) -> Link | None:
@@ -369,6 +370,7 @@ class InMemoryLinkStore:
         if key in self.claimed:
             raise TransientError(f"{key} is being synced by another worker")
         self.claimed.add(key)
+        self.claims += 1
         try:
             yield
         finally:

@@ -4,6 +4,9 @@ job the dry run plans it; the request the engine then sends must be the one the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -466,3 +469,44 @@ def test_the_echo_of_our_own_save_is_recognised_from_the_link_without_a_read(
     sent = len(world.pc.sent)
     SyncEngine(world.ctx).run(poll_job(world.sf.opportunities[opportunity_id]["SystemModstamp"]))
     assert reads and len(world.pc.sent) == sent + 1
+
+
+def test_a_webhook_echo_takes_no_claim_and_a_real_change_reads_the_referral_once(world: World) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    claims, reads = world.links.claims, world.pc.reads
+
+    echo = world.referral(referral_id)
+    assert echo.outcome is Outcome.NOOP
+    assert (world.links.claims, world.pc.reads) == (claims, reads + 1)
+
+    world.pc.edit(referral_id, [{"op": "replace", "path": "/details/dealValue", "value": 71000}])
+    change = world.referral(referral_id)
+    assert change.direction is Direction.PC_TO_SF
+    assert world.sf.opportunities[opportunity_id]["Amount"] == 71000
+    assert (world.links.claims, world.pc.reads) == (claims + 1, reads + 2)  # read before the claim, reused
+
+
+def test_a_referral_read_before_a_sync_saved_its_link_is_read_again_under_the_claim(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    referral_id, opportunity_id = world.linked_pair()
+    world.pc.edit(referral_id, [{"op": "replace", "path": "/details/dealValue", "value": 72000}])
+    hold = world.links.claim
+
+    @contextmanager
+    def another_worker_syncs_first(key: str, *, ttl_seconds: int) -> Iterator[None]:
+        # Between our read and our claim, another worker synced a newer Microsoft edit.
+        world.pc.edit(referral_id, [{"op": "replace", "path": "/details/dealValue", "value": 73000}])
+        link = world.links.get(referral_id)
+        assert link is not None
+        world.links.save(replace(link, snapshot={**link.snapshot, "deal_value": "73000.00"}))
+        world.sf.edit(opportunity_id, {"Amount": 73000.0})
+        with hold(key, ttl_seconds=ttl_seconds):
+            yield
+
+    monkeypatch.setattr(world.links, "claim", another_worker_syncs_first)
+    reads = world.pc.reads
+    world.referral(referral_id)
+
+    assert world.pc.reads == reads + 2  # the read before the claim was stale: read again
+    assert world.sf.opportunities[opportunity_id]["Amount"] == 73000  # never the stale 72000
