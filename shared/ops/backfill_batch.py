@@ -51,7 +51,6 @@ from shared.salesforce.new_opportunity import NewOpportunity, _write_graph
 from shared.salesforce.salesforce_client import SalesforceClient, opportunity_select
 from shared.store import audit, claims, links
 from shared.store.audit import AuditEntry, Direction, Outcome
-from shared.store.claims import Held
 from shared.store.links import Link
 from shared.sync.context import CLAIM_TTL_S
 from shared.sync.creates import new_opportunity
@@ -123,29 +122,26 @@ def handle_page(
         )
 
     with ThreadPoolExecutor(_STORAGE_THREADS) as pool:
-        tried = list(pool.map(lambda r: _try_claim(settings, str(r[0].id)), eligible))
-        holders = [t[0] for t in tried if t is not None]
+        held = list(pool.map(lambda r: _try_claim(settings, str(r[0].id)), eligible))
         try:
-            mine = [pair for pair, claim in zip(eligible, tried, strict=True) if claim is not None]
-            for (referral, _), claim in zip(eligible, tried, strict=True):
+            mine = [pair for pair, claim in zip(eligible, held, strict=True) if claim is not None]
+            for (referral, _), claim in zip(eligible, held, strict=True):
                 if claim is None:
                     job(referral)  # a worker is on it now; the job re-checks afterwards
-            held = {t[1].partition: t[1] for t in tried if t is not None}
             if mine:
-                _handle_claimed(settings, clients, mine, pool=pool, out=out, job=job, held=held)
+                _handle_claimed(settings, clients, mine, pool=pool, out=out, job=job)
         finally:
-            # Claims released with their link's save are skipped here (`Held.released`).
-            list(pool.map(lambda c: c.__exit__(None, None, None), holders))
+            list(pool.map(lambda c: c.__exit__(None, None, None), [c for c in held if c is not None]))
     return out
 
 
-def _try_claim(settings: Settings, referral_id: str) -> tuple[AbstractContextManager[Held], Held] | None:
+def _try_claim(settings: Settings, referral_id: str) -> AbstractContextManager[None] | None:
     holder = claims.claim(settings, f"ref-{referral_id}", ttl_seconds=CLAIM_TTL_S, wait_seconds=0)
     try:
-        held = holder.__enter__()
+        holder.__enter__()
     except TransientError:
         return None
-    return holder, held
+    return holder
 
 
 def _handle_claimed(
@@ -156,7 +152,6 @@ def _handle_claimed(
     pool: ThreadPoolExecutor,
     out: PageOutcome,
     job: Callable[[Referral], None],
-    held: dict[str, Held],
 ) -> None:
     sf = clients.sf
     ids = [str(r.id) for r, _ in mine]
@@ -186,7 +181,7 @@ def _handle_claimed(
         creates, candidates = _plan_creates(sf, candidates, news, lookups)
         written = _write_graphs(sf, creates, job)
         if written:
-            _finish_creates(settings, clients, written, found=found, pool=pool, out=out, job=job, held=held)
+            _finish_creates(settings, clients, written, found=found, pool=pool, out=out, job=job)
     for referral, _ in candidates:
         job(referral)
 
@@ -393,11 +388,9 @@ def _finish_creates(
     pool: ThreadPoolExecutor,
     out: PageOutcome,
     job: Callable[[Referral], None],
-    held: dict[str, Held],
 ) -> None:
     """Read the new opportunities back (one query), send the close dates Partner Center lacks, save
-    the links as `creates.create_opportunity` does, with the SystemModstamp the poll will skip (and
-    release each referral's claim in the same transaction)."""
+    the links as `creates.create_opportunity` does, with the SystemModstamp the poll will skip."""
     sf, select = clients.sf, opportunity_select(settings, clients.sf.org())
     ids = [c.opportunity_id for c in written]
     queries = [select + format_soql(" WHERE Id IN {}", chunk) for chunk in _chunks(ids, IN_CHUNK)]
@@ -410,7 +403,7 @@ def _finish_creates(
         # by the Partner Center rate), so the poll rarely sees a new opportunity before its link.
         with background() if priority is Priority.BACKGROUND else nullcontext():
             link, complete, patched = _link_for(settings, clients, create, found=found, fresh=fresh)
-        return create, link, complete, patched, _save_created(settings, held, link)
+        return create, link, complete, patched, _save_created(settings, link)
 
     entries: list[AuditEntry] = []
     for create, link, complete, patched, saved in pool.map(finish, written):
@@ -465,10 +458,9 @@ def _link_for(
     return replace(link, sf_stamp=stamp), complete, patched
 
 
-def _save_created(settings: Settings, held: dict[str, Held], link: Link) -> bool:
-    """The link saved and the referral's claim released, in one transaction."""
+def _save_created(settings: Settings, link: Link) -> bool:
     try:
-        links.save_releasing(settings, link, held[link.referral_id])
+        links.save(settings, link)
     except ConflictError:
         return False
     return True

@@ -1,10 +1,7 @@
 """Short-lived claims that stop two workers from syncing (or creating) the same record at once.
 
-A claim is an entity in the links table that only one worker can insert; it expires so a worker that
-died holding it does not block the record forever. A referral's claim (`ref-<id>`) lives in its link's
-partition (row "claim"; link queries select row "link"), so that saving the link and releasing the
-claim can be one entity group transaction (`links.save_releasing`); other claims have a partition of
-their own.
+A claim is an entity in the links table (its own partition, so link queries never see it) that only
+one worker can insert; it expires so a worker that died holding it does not block the record forever.
 """
 
 from __future__ import annotations
@@ -13,7 +10,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from azure.core import MatchConditions
@@ -31,28 +27,12 @@ from shared.store import tables
 from shared.store.tables import table
 
 _ROW = "claim"
-_REFERRAL = "ref-"
-
-
-def partition_of(key: str) -> str:
-    return key[len(_REFERRAL) :] if key.startswith(_REFERRAL) else f"claim-{key}"
-
-
-@dataclass
-class Held:
-    """A claim this worker holds: its entity's keys and ETag (the proof that it is ours)."""
-
-    partition: str
-    etag: str
-    row: str = _ROW
-    released: bool = False
-    """Released by a transaction that also saved the link (`links.save_releasing`)."""
 
 
 @contextmanager
 def claim(
     settings: Settings, key: str, *, ttl_seconds: int = 60, wait_seconds: float = 5.0
-) -> Iterator[Held]:
+) -> Iterator[None]:
     """Hold `key` for the duration of the block. Waits up to `wait_seconds` for another worker to
     finish with it, then raises TransientError (the queue retries the job later)."""
     deadline = time.monotonic() + wait_seconds
@@ -64,24 +44,22 @@ def claim(
             if time.monotonic() >= deadline:
                 raise
             time.sleep(0.05)
-    held = Held(partition_of(key), etag)
     try:
-        yield held
+        yield
     finally:
         # Only our own claim: if it expired and another worker took it over, deleting it would let a
         # third worker in beside that one.
-        if not held.released:
-            with suppress(ResourceNotFoundError, ResourceModifiedError):
-                table(settings, settings.links_table).delete_entity(
-                    held.partition, _ROW, etag=etag, match_condition=MatchConditions.IfNotModified
-                )
+        with suppress(ResourceNotFoundError, ResourceModifiedError):
+            table(settings, settings.links_table).delete_entity(
+                f"claim-{key}", _ROW, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
 
 
 def _take(settings: Settings, key: str, ttl_seconds: int) -> str:
     """Take the claim; returns its ETag (the proof that it is ours when releasing it)."""
     client = table(settings, settings.links_table)
     now = datetime.now(UTC)
-    partition = partition_of(key)
+    partition = f"claim-{key}"
     owner = uuid.uuid4().hex
     entity = {
         "PartitionKey": partition, "RowKey": _ROW, "Expires": now + timedelta(seconds=ttl_seconds),

@@ -18,12 +18,11 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableClient, UpdateMode
 
 from shared.config import Settings
 from shared.errors import ConflictError
 from shared.store import tables
-from shared.store.claims import Held
 
 _ROW = "link"
 _MAX_AUDIT_LINES = 50
@@ -141,36 +140,6 @@ def save(settings: Settings, link: Link) -> Link:
             "link changed by another worker", provider="storage", record_id=link.referral_id
         ) from exc
     return replace(link, etag=meta.get("etag"), synced_at=entity["SyncedAt"])
-
-
-def save_releasing(settings: Settings, link: Link, held: Held) -> Link:
-    """`save`, and the referral's claim released in the same entity group transaction (the claim
-    lives in the link's partition): one call instead of two. Either fails alone -> neither happens:
-    ConflictError (a claim taken over after expiry is as good as a link changed by another worker)."""
-    if held.partition != link.referral_id:
-        raise ValueError("only a referral's own claim shares its link's partition")
-    entity = _to_entity(link)
-    write: tuple[str, dict[str, Any], dict[str, Any]] = (
-        ("create", entity, {})
-        if link.etag is None
-        else ("update", entity, {"mode": UpdateMode.REPLACE, "etag": link.etag,
-                                 "match_condition": MatchConditions.IfNotModified})
-    )  # fmt: skip
-    release = (
-        "delete",
-        {"PartitionKey": held.partition, "RowKey": held.row},
-        {"etag": held.etag, "match_condition": MatchConditions.IfNotModified},
-    )
-    try:
-        results = tables.call(
-            settings, settings.links_table, lambda c: c.submit_transaction([write, release])
-        )
-    except TableTransactionError as exc:
-        raise ConflictError(
-            "link or claim changed by another worker", provider="storage", record_id=link.referral_id
-        ) from exc
-    held.released = True
-    return replace(link, etag=results[0].get("etag"), synced_at=entity["SyncedAt"])
 
 
 def sf_stamps_saved_since(settings: Settings, since: datetime) -> dict[str, str]:

@@ -256,6 +256,14 @@ def _echo(ctx: SyncContext, referral: Referral, link: Link) -> Done | None:
     if link.opportunity_id and not link.pending and partner_center_unchanged(ctx.settings, referral, link):
         # The echo of our own write, or a change of nothing we sync: Salesforce's changes reach
         # us through the poll, so there is no need to read the opportunity.
+        ours = bool(referral.e_tag) and referral.e_tag == (link.pc_state or {}).get("eTag")
+        if ours:  # the very version our last write left: bookkeeping, no audit row
+            return Done(
+                SyncResult(
+                    Outcome.NOOP, Direction.NONE, "our own write", link.referral_id, link.opportunity_id,
+                    audited=False,
+                )
+            )  # fmt: skip
         return _in_sync(link.referral_id, link.opportunity_id)
     return None
 

@@ -55,29 +55,3 @@ def test_a_claim_whose_insert_landed_before_the_connection_broke_is_still_ours(s
             pass
     with claims.claim(settings, "deal-9", wait_seconds=0):  # released by its holder: free again
         pass
-
-
-def test_a_referral_claim_is_released_by_the_transaction_that_saves_its_link(settings):
-    from shared.store import links
-    from shared.store.links import Link
-
-    referral_id = "0f0e0d0c-0b0a-4908-8706-050403020100"
-    with claims.claim(settings, f"ref-{referral_id}") as held:
-        saved = links.save_releasing(settings, Link(referral_id=referral_id, opportunity_id="006X"), held)
-        with claims.claim(settings, f"ref-{referral_id}", wait_seconds=0):
-            pass  # released already, inside the block: another worker may take it at once
-    assert saved.etag and links.get(settings, referral_id) is not None
-
-
-def test_a_link_save_whose_claim_was_taken_over_saves_nothing(settings):
-    from shared.errors import ConflictError
-    from shared.store import links
-    from shared.store.links import Link
-
-    referral_id = "1f0e0d0c-0b0a-4908-8706-050403020100"
-    with claims.claim(settings, f"ref-{referral_id}", ttl_seconds=0) as held:
-        time.sleep(0.05)
-        with claims.claim(settings, f"ref-{referral_id}"):  # expired: another worker took it over
-            with pytest.raises(ConflictError):
-                links.save_releasing(settings, Link(referral_id=referral_id, opportunity_id="006X"), held)
-            assert links.get(settings, referral_id) is None
