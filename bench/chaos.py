@@ -137,12 +137,15 @@ class Workers:
     def kill_one(self) -> dict[str, Any]:
         victim = self.live[0]
         before = victim.stats.get("invocations", 0)
+        seen: list[int] = []
 
         def busy() -> bool:
-            return victim.stats.get("invocations", 0) > before and queue_depth(self.stack.settings) > 0
+            # The depth seen at the moment of the decision: read again, the queue may have drained.
+            seen.append(queue_depth(self.stack.settings))
+            return victim.stats.get("invocations", 0) > before and seen[-1] > 0
 
         wait_until("the victim worker to be mid-job", busy, timeout=120, interval=0.05)
-        depth = queue_depth(self.stack.settings)
+        depth = seen[-1]
         victim.kill()
         self.killed = {
             "pid": victim.pid, "invocations_before_kill": victim.stats.get("invocations", 0),

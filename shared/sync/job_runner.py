@@ -28,6 +28,7 @@ from shared.telemetry import record_sync
 log = logging.getLogger("cosell_sync.engine")
 
 _BACKGROUND_SOURCES = frozenset({JobSource.BACKFILL, JobSource.RECONCILE})
+_REPEATS = frozenset({JobSource.REPLAY, JobSource.RETRY, JobSource.MANUAL})
 _QUEUE_RETRY_THRESHOLD_S = 10.0  # longer waits are re-enqueued instead of holding a worker
 
 
@@ -61,7 +62,10 @@ def run_job(
         # A duplicate linked, text cut to a field's length, a country moved to its code field: said in
         # the job's audit row beside any conflicts.
         result = replace(result, conflicts=(*result.conflicts, *(f"adapted: {a}" for a in adapted)))
-    _account(settings, job, result, started)
+    # Bookkeeping results (our own echo) leave no row, unless an earlier try of this job left one
+    # (`retrying`) that must not stay its newest word.
+    first_try = dequeue_count <= 1 and job.attempt == 0 and job.source not in _REPEATS
+    _account(settings, job, result, started, row=result.audited or not first_try)
     return result
 
 
@@ -84,10 +88,12 @@ def _retry_later(
     raise exc
 
 
-def _account(settings: Settings, job: SyncJob, result: SyncResult, started: float) -> None:
+def _account(
+    settings: Settings, job: SyncJob, result: SyncResult, started: float, *, row: bool = True
+) -> None:
     latency_ms = (datetime.now(UTC) - job.observed_at).total_seconds() * 1000
     try:
-        if result.audited:
+        if row:
             audit.write(settings, _audit_entry(job, result, latency_ms))
     except Exception:  # an audit write must never turn a finished sync into a retry
         log.exception("could not write the audit entry for job %s", job.trace_id)
