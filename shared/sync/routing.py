@@ -237,19 +237,30 @@ def precheck_referral(ctx: SyncContext, referral_id: str) -> Done | SeenBeforeCl
     """Before the claim: a referral job whose answer writes nothing (the echo of our own write, a
     held-back pair, a referral we may not read) needs no claim; otherwise what was read goes on to
     `route_referral`, which reuses it when it is still fresh under the claim."""
+    referral = _read_referral(ctx, referral_id)
+    if isinstance(referral, Done):
+        return referral
+    read_at = time.monotonic()
+    link = ctx.store.get(referral_id)
+    if (nothing := _nothing_to_write(ctx, referral, link)) is not None:
+        return nothing
+    return SeenBeforeClaim(referral, link.etag if link else None, read_at)
+
+
+def _read_referral(ctx: SyncContext, referral_id: str) -> Referral | Done:
     try:
-        referral = ctx.pc.get_referral(referral_id)
+        return ctx.pc.get_referral(referral_id)
     except PermanentError as exc:
         if exc.status in _UNREADABLE:
             return _skip(_unreadable(referral_id, exc.status), referral_id)
         raise
-    read_at = time.monotonic()
-    link = ctx.store.get(referral_id)
-    if link is not None and (held := _held_back(ctx, link)) is not None:
-        return held
-    if link is not None and (echo := _echo(ctx, referral, link)) is not None:
-        return echo
-    return SeenBeforeClaim(referral, link.etag if link else None, read_at)
+
+
+def _nothing_to_write(ctx: SyncContext, referral: Referral, link: Link | None) -> Done | None:
+    """A held-back pair, or the referral as the link last synced it."""
+    if link is None:
+        return None
+    return _held_back(ctx, link) or _echo(ctx, referral, link)
 
 
 def _echo(ctx: SyncContext, referral: Referral, link: Link) -> Done | None:
@@ -271,19 +282,13 @@ def _echo(ctx: SyncContext, referral: Referral, link: Link) -> Done | None:
 def route_referral(ctx: SyncContext, referral_id: str, seen: SeenBeforeClaim | None = None) -> Step:
     """The caller holds the referral's claim."""
     link = ctx.store.get(referral_id)
-    if seen is not None and seen.still_fresh(link):
-        referral = seen.referral
-    else:
-        try:
-            referral = ctx.pc.get_referral(referral_id)
-        except PermanentError as exc:
-            if exc.status in _UNREADABLE:
-                return _skip(_unreadable(referral_id, exc.status), referral_id)
-            raise
-    if link is not None and (held := _held_back(ctx, link)) is not None:
-        return held
-    if link is not None and (echo := _echo(ctx, referral, link)) is not None:
-        return echo
+    referral = (
+        seen.referral if seen is not None and seen.still_fresh(link) else _read_referral(ctx, referral_id)
+    )
+    if isinstance(referral, Done):
+        return referral
+    if (nothing := _nothing_to_write(ctx, referral, link)) is not None:
+        return nothing
     opp = _opportunity_of(ctx, referral, link)
     if opp is None:
         if link and link.opportunity_id and ctx.settings.on_opportunity_deleted == "unlink":
