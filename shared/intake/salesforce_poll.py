@@ -98,10 +98,8 @@ def poll_once(
     client = client or SalesforceClient(settings)
     calls_before = _api_calls(client)
     marks = {stream.name: watermarks.read(settings, stream.name) for stream in STREAMS}
-    queries = {
-        stream.name: (stream.query(_since(settings, marks[stream.name].value, now)), stream.include_deleted)
-        for stream in STREAMS
-    }
+    starts = {stream.name: _since(settings, marks[stream.name].value, now) for stream in STREAMS}
+    queries = {stream.name: (stream.query(starts[stream.name]), stream.include_deleted) for stream in STREAMS}
     rows = client.query_many(queries)
     plans = {
         s.name: plan(
@@ -112,8 +110,7 @@ def poll_once(
         )
         for s in STREAMS
     }
-    since = _since(settings, marks[OPPORTUNITIES.name].value, now)
-    changes = _changed_opportunities(settings, client, rows, plans, since)
+    changes = _changed_opportunities(settings, client, rows, plans, starts[OPPORTUNITIES.name])
     jobs = [
         SyncJob(kind=RecordKind.OPPORTUNITY, record_id=rid, source=JobSource.POLL, observed_at=stamp)
         for rid, stamp in changes.changed.items()

@@ -116,6 +116,13 @@ def _in_sync(referral_id: str, opportunity_id: str) -> Done:
     return Done(SyncResult(Outcome.NOOP, Direction.NONE, "in sync", referral_id, opportunity_id))
 
 
+def _our_own_write(referral_id: str, opportunity_id: str) -> Done:
+    """The very version our last write left coming back: bookkeeping, no audit row."""
+    return Done(
+        SyncResult(Outcome.NOOP, Direction.NONE, "our own write", referral_id, opportunity_id, audited=False)
+    )
+
+
 def own_echo(ctx: SyncContext, job: SyncJob) -> Done | None:
     """A poll job for an opportunity version our integration user saved (the poll then names its
     Referral Id): when the link holds exactly that version (the SystemModstamp our write left, saved
@@ -135,9 +142,7 @@ def own_echo(ctx: SyncContext, job: SyncJob) -> Done | None:
         or parse_stamp(link.sf_stamp) != job.observed_at
     ):
         return None
-    return Done(
-        SyncResult(Outcome.NOOP, Direction.NONE, "our own write", referral_id, job.record_id, audited=False)
-    )
+    return _our_own_write(referral_id, job.record_id)
 
 
 def route_opportunity(
@@ -267,14 +272,8 @@ def _echo(ctx: SyncContext, referral: Referral, link: Link) -> Done | None:
     if link.opportunity_id and not link.pending and partner_center_unchanged(ctx.settings, referral, link):
         # The echo of our own write, or a change of nothing we sync: Salesforce's changes reach
         # us through the poll, so there is no need to read the opportunity.
-        ours = bool(referral.e_tag) and referral.e_tag == (link.pc_state or {}).get("eTag")
-        if ours:  # the very version our last write left: bookkeeping, no audit row
-            return Done(
-                SyncResult(
-                    Outcome.NOOP, Direction.NONE, "our own write", link.referral_id, link.opportunity_id,
-                    audited=False,
-                )
-            )  # fmt: skip
+        if referral.e_tag and referral.e_tag == (link.pc_state or {}).get("eTag"):
+            return _our_own_write(link.referral_id, link.opportunity_id)
         return _in_sync(link.referral_id, link.opportunity_id)
     return None
 
