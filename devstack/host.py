@@ -159,6 +159,7 @@ class LocalFunctionsHost:
         self.processing_lease_seconds = processing_lease_seconds
         self.stats = HostStats()
         self._stop = threading.Event()
+        self._leases = _LeaseKeeper(processing_lease_seconds, self._stop)
         self._threads: list[threading.Thread] = []
         self._server: uvicorn.Server | None = None
 
@@ -310,19 +311,13 @@ class LocalFunctionsHost:
         name = _name(function)
         raw: str = message.content
         qs = self.queue_settings
-        receipt = [message.pop_receipt]
-        renewing = threading.Event()
-        renewer = threading.Thread(
-            target=self._renew_lease, args=(queue, message, receipt, renewing), daemon=True
-        )
-        renewer.start()
+        lease = self._leases.hold(queue, message)
         if message.dequeue_count > qs.max_dequeue_count:
             # Failed maxDequeueCount times but could not be moved to the poison queue then: move it
             # now without running it again (as the host does), so it is never re-delivered unbounded.
-            renewing.set()
-            renewer.join()
+            receipt = self._leases.release(lease)
             try:
-                self._to_poison(name, queue, poison, message, receipt[0], raw, "earlier move failed")
+                self._to_poison(name, queue, poison, message, receipt, raw, "earlier move failed")
             finally:
                 inflight.release()
             return
@@ -339,32 +334,17 @@ class LocalFunctionsHost:
                 time_next_visible=message.next_visible_on,
             )
             _, outputs = _call(function, trigger_value)
-            renewing.set()
-            renewer.join()
+            receipt = self._leases.release(lease)
             self._send_outputs(function, outputs)
-            queue.delete_message(message.id, receipt[0])
+            queue.delete_message(message.id, receipt)
         except Exception as exc:  # noqa: BLE001 - the host treats any exception as a failed invocation
-            renewing.set()
-            renewer.join()
+            receipt = self._leases.release(lease)
             self.stats.count(self.stats.failures, name)
             self._fail(
-                function, queue=queue, poison=poison, message=message, receipt=receipt[0], raw=raw, exc=exc
+                function, queue=queue, poison=poison, message=message, receipt=receipt, raw=raw, exc=exc
             )
         finally:
             inflight.release()
-
-    def _renew_lease(
-        self, queue: QueueClient, message: Any, receipt: list[str], done: threading.Event
-    ) -> None:
-        """Keep a long-running message invisible, as the host does, by renewing at half the lease."""
-        while not done.wait(self.processing_lease_seconds / 2):
-            try:
-                updated = queue.update_message(
-                    message.id, receipt[0], visibility_timeout=int(self.processing_lease_seconds)
-                )
-                receipt[0] = str(updated.pop_receipt)
-            except AzureError:
-                return
 
     def _fail(
         self,
@@ -470,6 +450,57 @@ class LocalFunctionsHost:
 
 
 _INDEXED: dict[int, list[func.Function]] = {}
+
+
+@dataclass
+class _Lease:
+    queue: QueueClient
+    message: Any
+    receipt: str
+    due: float
+
+
+class _LeaseKeeper:
+    """Keeps running messages invisible, as the host does, by renewing each at half the lease: one
+    thread for every message in flight (a thread per message would cost more than a short job)."""
+
+    def __init__(self, lease_seconds: float, stop: threading.Event) -> None:
+        self.lease_seconds = lease_seconds
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._held: dict[int, _Lease] = {}
+        self._thread: threading.Thread | None = None
+
+    def hold(self, queue: QueueClient, message: Any) -> _Lease:
+        lease = _Lease(queue, message, str(message.pop_receipt), time.monotonic() + self.lease_seconds / 2)
+        with self._lock:
+            self._held[id(lease)] = lease
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="host-leases", daemon=True)
+                self._thread.start()
+        return lease
+
+    def release(self, lease: _Lease) -> str:
+        """Stop renewing; the message's current pop receipt (a renewal replaces it)."""
+        with self._lock:  # never while a renewal of it is under way
+            self._held.pop(id(lease), None)
+            return lease.receipt
+
+    def _run(self) -> None:
+        while not self._stop.wait(min(self.lease_seconds / 4, 1.0)):
+            now = time.monotonic()
+            with self._lock:
+                for key, lease in list(self._held.items()):
+                    if lease.due > now:
+                        continue
+                    try:
+                        updated = lease.queue.update_message(
+                            lease.message.id, lease.receipt, visibility_timeout=int(self.lease_seconds)
+                        )
+                    except AzureError:
+                        del self._held[key]  # gone or re-delivered: the host stops renewing too
+                        continue
+                    lease.receipt, lease.due = str(updated.pop_receipt), now + self.lease_seconds / 2
 
 
 def _indexed(app: func.FunctionApp) -> list[func.Function]:

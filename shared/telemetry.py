@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -175,9 +176,15 @@ def continue_trace(traceparent: str | None, name: str, **fields: str | None) -> 
         yield
 
 
-def instrument_http() -> None:
+# Azure Storage calls are traced by the Azure SDK's own tracing (the Application Insights distro turns
+# it on): a `requests` span under each would only double them, and cost CPU on every Table and Queue
+# call (issue #19). Azure's endpoints in every cloud, plus this app's own (Azurite locally).
+_AZURE_STORAGE_URLS = r"https?://[^/]+\.(table|queue|blob)\.core\.[^/]+/"
+
+
+def instrument_http(settings: Settings | None = None) -> None:
     """OpenTelemetry spans (and W3C headers) for every httpx (Partner Center) and requests
-    (Salesforce) call, children of the job's span. Once per process."""
+    (Salesforce) call, children of the job's span; not for Azure Storage. Once per process."""
     global _instrumented  # noqa: PLW0603 - process-wide, idempotent
     if _instrumented:
         return
@@ -185,8 +192,22 @@ def instrument_http() -> None:
     from opentelemetry.instrumentation.requests import RequestsInstrumentor  # noqa: PLC0415
 
     HTTPXClientInstrumentor().instrument()
-    RequestsInstrumentor().instrument()
+    RequestsInstrumentor().instrument(excluded_urls=untraced_urls(settings))
     _instrumented = True
+
+
+def untraced_urls(settings: Settings | None) -> str:
+    """The `excluded_urls` of the requests instrumentation: Azure Storage's endpoints, those a
+    connection string names (Azurite's) included."""
+    endpoints: list[str] = []
+    if settings is not None and settings.storage_connection:
+        parts = dict(part.split("=", 1) for part in settings.storage_connection.split(";") if "=" in part)
+        endpoints = [
+            parts[k].rstrip("/") for k in ("BlobEndpoint", "QueueEndpoint", "TableEndpoint") if k in parts
+        ]
+        if parts.get("UseDevelopmentStorage", "").lower() == "true":
+            endpoints += [f"http://127.0.0.1:{port}/devstoreaccount1" for port in (10000, 10001, 10002)]
+    return ",".join([_AZURE_STORAGE_URLS, *(re.escape(url) for url in endpoints)])
 
 
 def apply_log_level(settings: Settings) -> None:
@@ -205,7 +226,7 @@ def configure_telemetry(settings: Settings) -> None:
     """
     global _configured  # noqa: PLW0603 - process-wide, idempotent set-up
     apply_log_level(settings)
-    instrument_http()
+    instrument_http(settings)
     connection_string = settings.applicationinsights_connection_string.get_secret_value()
     if not connection_string:
         return

@@ -80,9 +80,11 @@ class _OwnWrites:
 
 
 _BULK_ROWS = 20
-_CLOCK_MARGIN = timedelta(minutes=10)
-"""Links are stamped with this app's clock, opportunities with Salesforce's: a link saved for a
-version in the window was saved after it, give or take the clocks' skew (far below this)."""
+_CLOCK_MARGIN = timedelta(minutes=2)
+"""Links are stamped with this app's clock, opportunities with Salesforce's: a link saved for one of
+the versions a poll checks was saved after the oldest of them, give or take the clocks' skew (far
+below this). A link the query misses only costs a delayed job (`changes.ours`), never an echo taken
+for an edit: so the query reads the links of the last moments, not of the whole poll window."""
 
 
 def poll_once(
@@ -178,9 +180,10 @@ def _changed_opportunities(
     LastModifiedById: their state is what a sync of ours wrote)."""
     found = _Changes()
     me = client.user_id()
-    own_write = _OwnWrites(settings, len(plans[OPPORTUNITIES.name].to_enqueue), since)
+    changed = plans[OPPORTUNITIES.name].to_enqueue
+    own_write = _OwnWrites(settings, len(changed), min(changed.values(), default=since))
     opportunities = {str(row["Id"]): row for row in rows[OPPORTUNITIES.name]}
-    for rid, stamp in plans[OPPORTUNITIES.name].to_enqueue.items():
+    for rid, stamp in changed.items():
         row = opportunities[rid]
         referral_id = str(row.get(f.REFERRAL_ID) or "") or None
         # Saved by somebody else is never our echo, even in the second of our write (SystemModstamp

@@ -1,19 +1,21 @@
 """Batch backfill (issue #19): a page of referrals, as the list returned them, handled in a few calls.
 
-Per page (up to 200 referrals): one claim per referral (the engine's `ref-{id}` claim, so no worker
-syncs one of them meanwhile), one Salesforce composite of queries (the opportunities holding those
-Referral Ids, the accounts and contacts the new ones would reuse), the links (Table Storage). Then:
+Per page (up to 200 referrals): one Table write per referral with no link yet, which claims it (the
+engine's claim, held on the link entity: `link_claims`, so no worker syncs it meanwhile), a read of
+the link of each one that has one, and one Salesforce composite of queries (the opportunities holding
+those Referral Ids, the accounts and contacts the new ones would reuse). Then:
 - a referral whose opportunity exists and whose link says both sides still hold what was synced:
   nothing (a re-run writes nothing);
-- one whose opportunity exists but differs, is paused, unlinked or oddly linked: a `backfill` job, so
-  the normal engine merges it (only those);
-- one with no opportunity: the records the engine would write (`creates.new_opportunity`: opportunity,
-  account, contacts, contact roles, solutions, first note) as one all-or-none composite graph per
-  referral, many graphs per call (at most 75 graphs and 500 nodes a call); the opportunity is an
-  upsert on Referral Id, so a repeat never makes a second one. The new opportunities are read back in
-  one query (their SystemModstamp lets the poll skip the echo), the close date Salesforce needed is
-  PATCHed to Partner Center only where the referral has none, and each link is saved (insert or
-  If-Match) with the snapshot `creates.create_opportunity` would save, plus one audit row.
+- one whose opportunity exists but differs, is paused, linked, unlinked or oddly linked: a
+  `backfill` job, so the normal engine merges it (only those);
+- one with no link and no opportunity: the records the engine would write
+  (`creates.new_opportunity`: opportunity, account, contacts, contact roles, solutions, first note)
+  as one all-or-none composite graph per referral, many graphs per call (at most 75 graphs and 500
+  nodes a call); the opportunity is an upsert on Referral Id, so a repeat never makes a second one.
+  The new opportunities are read back in one query (their SystemModstamp lets the poll skip the
+  echo), the close date Salesforce needed is PATCHed to Partner Center only where the referral has
+  none, and each link is saved over its claim (one If-Match write that also releases the claim)
+  with the snapshot `creates.create_opportunity` would save; the audit rows go in batches.
 A graph Salesforce refuses (a duplicate rule, a validation) becomes a job: the engine's stepwise path
 handles it as it handles any create. Referrals with a partner team also go to the engine (team writes).
 """
@@ -24,7 +26,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
@@ -35,6 +37,7 @@ from simple_salesforce.format import format_soql
 from shared.config import Settings
 from shared.core import salesforce_fields as F
 from shared.core.audit_field import audit_line
+from shared.core.canonical import CanonicalDeal
 from shared.core.custom_mappings import custom_mappings
 from shared.core.mapping import (
     deal_from_partner_center,
@@ -44,13 +47,14 @@ from shared.core.mapping import (
 from shared.core.notes import note_digest
 from shared.core.rate_budget import Priority, background, current_priority
 from shared.core.referral import Referral
-from shared.errors import ConflictError, CosellSyncError, TransientError
+from shared.errors import ConflictError, CosellSyncError
 from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.ops.ops_clients import OpsClients
 from shared.salesforce.new_opportunity import NewOpportunity, _write_graph
 from shared.salesforce.salesforce_client import SalesforceClient, opportunity_select
-from shared.store import audit, claims, links
+from shared.store import audit, link_claims
 from shared.store.audit import AuditEntry, Direction, Outcome
+from shared.store.link_claims import LinkClaim
 from shared.store.links import Link
 from shared.sync.context import CLAIM_TTL_S
 from shared.sync.creates import new_opportunity
@@ -88,6 +92,7 @@ class _Create:
     wire: dict[str, Any]
     new: NewOpportunity
     requests: list[dict[str, Any]]
+    deal: CanonicalDeal
     opportunity_id: str = ""
 
 
@@ -122,41 +127,46 @@ def handle_page(
         )
 
     with ThreadPoolExecutor(_STORAGE_THREADS) as pool:
-        held = list(pool.map(lambda r: _try_claim(settings, str(r[0].id)), eligible))
+        # A referral with no link is claimed in the same write that makes its entity; one with a
+        # link is only read (a batch decides "in sync" by reading; anything to write is a job).
+        taken = list(pool.map(lambda r: _claim_new(settings, str(r[0].id)), eligible))
+        held = {c.referral_id: c for c in taken if isinstance(c, LinkClaim)}
         try:
-            mine = [pair for pair, claim in zip(eligible, held, strict=True) if claim is not None]
-            for (referral, _), claim in zip(eligible, held, strict=True):
-                if claim is None:
-                    job(referral)  # a worker is on it now; the job re-checks afterwards
+            mine: list[tuple[Referral, dict[str, Any]]] = []
+            found: dict[str, Link | None] = {}
+            for (referral, wire), got in zip(eligible, taken, strict=True):
+                if got is None:
+                    job(referral)  # a worker is on it now (or left a claim): the job re-checks later
+                else:
+                    mine.append((referral, wire))
+                    found[str(referral.id)] = got if isinstance(got, Link) else None
             if mine:
-                _handle_claimed(settings, clients, mine, pool=pool, out=out, job=job)
+                _handle_page(settings, clients, mine, found, held, pool=pool, out=out, job=job)
         finally:
-            list(pool.map(lambda c: c.__exit__(None, None, None), [c for c in held if c is not None]))
+            list(pool.map(lambda c: link_claims.release(settings, c), held.values()))
     return out
 
 
-def _try_claim(settings: Settings, referral_id: str) -> AbstractContextManager[None] | None:
-    holder = claims.claim(settings, f"ref-{referral_id}", ttl_seconds=CLAIM_TTL_S, wait_seconds=0)
-    try:
-        holder.__enter__()
-    except TransientError:
-        return None
-    return holder
+def _claim_new(settings: Settings, referral_id: str) -> LinkClaim | Link | None:
+    return link_claims.try_take_new(settings, referral_id, ttl_seconds=CLAIM_TTL_S)
 
 
-def _handle_claimed(
+def _handle_page(
     settings: Settings,
     clients: OpsClients,
     mine: list[tuple[Referral, dict[str, Any]]],
+    found: dict[str, Link | None],
+    held: dict[str, LinkClaim],
     *,
     pool: ThreadPoolExecutor,
     out: PageOutcome,
     job: Callable[[Referral], None],
 ) -> None:
+    """`found`: each referral's link (None: none, and `held` has its claim)."""
     sf = clients.sf
     ids = [str(r.id) for r, _ in mine]
-    found = dict(zip(ids, pool.map(lambda i: links.get(settings, i), ids), strict=True))
-    news = {str(r.id): sf.adapted(new_opportunity(settings, deal_from_partner_center(w), w)) for r, w in mine}
+    deals = {str(r.id): deal_from_partner_center(w) for r, w in mine}
+    news = {str(r.id): sf.adapted(new_opportunity(settings, deals[str(r.id)], w)) for r, w in mine}
     lookups = _lookups(sf, settings, ids, news.values())
     candidates: list[tuple[Referral, dict[str, Any]]] = []
     for referral, wire in mine:
@@ -169,7 +179,7 @@ def _handle_claimed(
                 out.in_sync += 1
             else:
                 job(referral)
-        elif (link is not None and link.opportunity_id) or deal_from_partner_center(wire).partner_team:
+        elif link is not None or rid not in held or deals[rid].partner_team:
             job(referral)  # linked to an opportunity that is gone or re-anchored; or team writes
         else:
             candidates.append((referral, wire))
@@ -178,10 +188,10 @@ def _handle_claimed(
             break
         if round_:  # the accounts and contacts the previous round created are found now
             lookups = _lookups(sf, settings, [], (news[str(r.id)] for r, _ in candidates))
-        creates, candidates = _plan_creates(sf, candidates, news, lookups)
+        creates, candidates = _plan_creates(sf, candidates, news, deals, lookups)
         written = _write_graphs(sf, creates, job)
         if written:
-            _finish_creates(settings, clients, written, found=found, pool=pool, out=out, job=job)
+            _finish_creates(settings, clients, written, held=held, pool=pool, out=out, job=job)
     for referral, _ in candidates:
         job(referral)
 
@@ -190,6 +200,7 @@ def _plan_creates(
     sf: SalesforceClient,
     candidates: list[tuple[Referral, dict[str, Any]]],
     news: dict[str, NewOpportunity],
+    deals: dict[str, CanonicalDeal],
     lookups: _Lookups,
 ) -> tuple[list[_Create], list[tuple[Referral, dict[str, Any]]]]:
     """The graphs of this round, and the referrals deferred to the next one: those whose new account
@@ -214,7 +225,7 @@ def _plan_creates(
             continue
         new_accounts.add(account_key)
         new_contacts.update(emails)
-        creates.append(_Create(referral, wire, new, requests))
+        creates.append(_Create(referral, wire, new, requests, deals[str(referral.id)]))
     return creates, deferred
 
 
@@ -384,13 +395,14 @@ def _finish_creates(
     clients: OpsClients,
     written: list[_Create],
     *,
-    found: dict[str, Link | None],
+    held: dict[str, LinkClaim],
     pool: ThreadPoolExecutor,
     out: PageOutcome,
     job: Callable[[Referral], None],
 ) -> None:
     """Read the new opportunities back (one query), send the close dates Partner Center lacks, save
-    the links as `creates.create_opportunity` does, with the SystemModstamp the poll will skip."""
+    the links as `creates.create_opportunity` does, with the SystemModstamp the poll will skip; each
+    save releases the referral's claim in the same write."""
     sf, select = clients.sf, opportunity_select(settings, clients.sf.org())
     ids = [c.opportunity_id for c in written]
     queries = [select + format_soql(" WHERE Id IN {}", chunk) for chunk in _chunks(ids, IN_CHUNK)]
@@ -402,8 +414,8 @@ def _finish_creates(
         # Each link is saved right after its own close date went out (on the pool's threads, paced
         # by the Partner Center rate), so the poll rarely sees a new opportunity before its link.
         with background() if priority is Priority.BACKGROUND else nullcontext():
-            link, complete, patched = _link_for(settings, clients, create, found=found, fresh=fresh)
-        return create, link, complete, patched, _save_created(settings, link)
+            link, complete, patched = _link_for(settings, clients, create, fresh=fresh)
+        return create, link, complete, patched, _save_created(settings, link, held)
 
     entries: list[AuditEntry] = []
     for create, link, complete, patched, saved in pool.map(finish, written):
@@ -424,14 +436,13 @@ def _link_for(
     clients: OpsClients,
     create: _Create,
     *,
-    found: dict[str, Link | None],
     fresh: dict[str, dict[str, Any]],
 ) -> tuple[Link, bool, bool]:
     """The link a created opportunity gets, whether it is complete (False when Partner Center's
     missing close date could not be sent, which the engine then finishes) and whether a close date
     was sent."""
     referral, rid = create.referral, str(create.referral.id)
-    deal = deal_from_partner_center(create.wire)
+    deal = create.deal
     snapshot = {**deal.comparable(), **custom_mappings(settings).from_partner_center(create.wire)}
     snapshot.update(opportunity_id=create.opportunity_id, partner_team=[])
     close_date = str(create.new.fields["CloseDate"])
@@ -448,9 +459,8 @@ def _link_for(
             # close date, so the engine's merge sends Salesforce's.
             log.info("backfill: close date of referral %s left to the engine: %s", rid, exc)
             complete = False
-    previous = found[rid]
-    base = replace(previous, pending=None, last_outcome="ok") if previous else Link(referral_id=rid)
-    link = replace(base, opportunity_id=create.opportunity_id, snapshot=snapshot, pc_state=sent.to_wire())
+    link = Link(rid, last_outcome="ok", opportunity_id=create.opportunity_id, snapshot=snapshot)
+    link = replace(link, pc_state=sent.to_wire())
     link = link.with_audit(audit_line(True, f"opportunity created from referral {rid}"))
     link = link.with_notes((note_digest(deal.notes),) if deal.notes else ())
     written_opp = fresh.get(create.opportunity_id)
@@ -458,11 +468,14 @@ def _link_for(
     return replace(link, sf_stamp=stamp), complete, patched
 
 
-def _save_created(settings: Settings, link: Link) -> bool:
+def _save_created(settings: Settings, link: Link, held: dict[str, LinkClaim]) -> bool:
+    """Save the new link over the referral's claim-only entity, releasing the claim (one write)."""
     try:
-        links.save(settings, link)
+        link_claims.save(settings, link, held[link.referral_id], release=True)
     except ConflictError:
-        return False
+        return False  # the claim was taken over (it outlived its TTL): the job re-checks
+    finally:
+        held.pop(link.referral_id, None)
     return True
 
 

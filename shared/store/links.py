@@ -24,7 +24,11 @@ from shared.config import Settings
 from shared.errors import ConflictError
 from shared.store import tables
 
-_ROW = "link"
+ROW = "link"
+_ROW = ROW
+CLAIM_OWNER = "ClaimOwner"
+CLAIM_EXPIRES = "ClaimExpires"
+"""The deal's claim, held on its link entity (`link_claims`)."""
 _MAX_AUDIT_LINES = 50
 _MAX_NOTE_DIGESTS = 500
 
@@ -50,6 +54,11 @@ class Link:
     Salesforce is sent with If-Match on that eTag without reading the referral first; a 412 means it
     changed since, and the sync reads it fresh."""
     etag: str | None = None
+    claim_owner: str = field(default="", compare=False)
+    claim_expires: datetime | None = field(default=None, compare=False)
+    """The claim on the link as read (`link_claims`): a save outside that claim refuses a live one."""
+    claimed_over: str | None = field(default=None, compare=False)
+    """Read under a claim: the ETag the claim was taken over (the link was unchanged since then)."""
 
     def with_audit(self, line: str) -> Link:
         return replace(self, audit_lines=(line, *self.audit_lines)[:_MAX_AUDIT_LINES])
@@ -59,7 +68,7 @@ class Link:
         return replace(self, note_digests=merged[:_MAX_NOTE_DIGESTS])
 
 
-def _to_entity(link: Link) -> dict[str, Any]:
+def to_entity(link: Link) -> dict[str, Any]:
     return {
         "PartitionKey": link.referral_id,
         "RowKey": _ROW,
@@ -96,6 +105,12 @@ def _unpack(packed: str) -> dict[str, Any] | None:
     return state if isinstance(state, dict) else None
 
 
+def from_entity_or_none(entity: Any) -> Link | None:
+    """The link an entity holds; None for a claim-only entity (a referral claimed before its first
+    link was saved)."""
+    return _from_entity(entity) if "Snapshot" in entity else None
+
+
 def _from_entity(entity: Any) -> Link:
     return Link(
         referral_id=entity["PartitionKey"],
@@ -109,6 +124,8 @@ def _from_entity(entity: Any) -> Link:
         pending=json.loads(entity["Pending"]) if entity.get("Pending") else None,
         pc_state=_unpack(entity.get("PcState") or ""),
         etag=entity.metadata.get("etag"),
+        claim_owner=entity.get(CLAIM_OWNER) or "",
+        claim_expires=entity.get(CLAIM_EXPIRES),
     )
 
 
@@ -117,20 +134,38 @@ def get(settings: Settings, referral_id: str) -> Link | None:
         entity = tables.call(settings, settings.links_table, lambda c: c.get_entity(referral_id, _ROW))
     except ResourceNotFoundError:
         return None
-    return _from_entity(entity)
+    return from_entity_or_none(entity)
 
 
 def save(settings: Settings, link: Link) -> Link:
-    """Insert a new link (fails if another worker inserted it first) or replace it if its ETag
-    still matches. Either race raises ConflictError: the caller re-reads and merges again."""
-    entity = _to_entity(link)
+    """Insert a new link (fails if another worker inserted one first) or replace it if its ETag
+    still matches, outside any claim (a claim's holder saves through `link_claims.save`). Either
+    race raises ConflictError, as does a link read while another worker held its claim: the
+    caller re-reads and merges again."""
+    now = datetime.now(UTC)
+    if link.claim_owner and link.claim_expires is not None and link.claim_expires > now:
+        raise ConflictError(
+            "link is being synced by another worker", provider="storage", record_id=link.referral_id
+        )
+    entity = to_entity(link)
 
     def write(client: TableClient) -> dict[str, Any]:
-        if link.etag is None:
+        if link.etag is not None:
+            return dict(client.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=link.etag, match_condition=MatchConditions.IfNotModified
+            ))  # fmt: skip
+        try:
             return dict(client.create_entity(entity))
-        return dict(client.update_entity(
-            entity, mode=UpdateMode.REPLACE, etag=link.etag, match_condition=MatchConditions.IfNotModified
-        ))  # fmt: skip
+        except ResourceExistsError:
+            # A claim-only entity whose claim is over (its holder saved nothing) is no link: replace it.
+            current = client.get_entity(link.referral_id, _ROW)
+            claim_live = bool(current.get(CLAIM_OWNER)) and current.get(CLAIM_EXPIRES, now) > now
+            if from_entity_or_none(current) is not None or claim_live:
+                raise
+            return dict(client.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            ))  # fmt: skip
 
     try:
         meta = tables.call(settings, settings.links_table, write)
@@ -139,7 +174,8 @@ def save(settings: Settings, link: Link) -> Link:
         raise ConflictError(
             "link changed by another worker", provider="storage", record_id=link.referral_id
         ) from exc
-    return replace(link, etag=meta.get("etag"), synced_at=entity["SyncedAt"])
+    saved = replace(link, etag=meta.get("etag"), synced_at=entity["SyncedAt"])
+    return replace(saved, claim_owner="", claim_expires=None)
 
 
 def sf_stamps_saved_since(settings: Settings, since: datetime) -> dict[str, str]:
@@ -155,4 +191,5 @@ def sf_stamps_saved_since(settings: Settings, since: datetime) -> dict[str, str]
 def iter_links(settings: Settings) -> Any:
     """Every link (for reconcile and status); streamed page by page."""
     for entity in tables.query(settings, settings.links_table, "RowKey eq @row", {"row": _ROW}):
-        yield _from_entity(entity)
+        if (link := from_entity_or_none(entity)) is not None:
+            yield link

@@ -232,7 +232,10 @@ class SeenBeforeClaim:
         before releasing the claim) and the read is younger than any claim a crashed worker could
         have left behind (a claim outlives its holder by at most CLAIM_TTL_S)."""
         young = time.monotonic() - self.read_at < _SEEN_MAX_AGE_S
-        return young and (link.etag if link else None) == self.link_etag
+        if link is None:
+            return young and self.link_etag is None
+        # A claim held on the link changes its ETag; `claimed_over` is the ETag it was taken over.
+        return young and self.link_etag is not None and self.link_etag in (link.etag, link.claimed_over)
 
 
 _SEEN_MAX_AGE_S = 10.0

@@ -157,3 +157,28 @@ def test_messages_are_processed_concurrently_up_to_the_batch_limits(azurite):
     with LocalFunctionsHost(app, host_json=HOST_JSON, environ={"AzureWebJobsStorage": conn}):
         wait_for(lambda: len(done) == 8)
     assert 2 <= peak <= 3  # batchSize + newBatchThreshold
+
+
+def test_a_message_running_longer_than_its_lease_is_kept_invisible_and_runs_once(azurite):
+    runs: list[int] = []
+    app = func.FunctionApp()
+
+    @app.function_name("long")
+    @app.queue_trigger(arg_name="msg", queue_name="long", connection="AzureWebJobsStorage")
+    def long(msg: func.QueueMessage) -> None:
+        runs.append(msg.dequeue_count or 0)
+        time.sleep(3.5)  # the lease is 2 s: renewed at 1 s, 2 s, 3 s
+
+    conn = azurite.connection_string
+    client = QueueClient.from_connection_string(conn, "long")
+    with contextlib.suppress(ResourceExistsError):
+        client.create_queue()
+    client.send_message(base64.b64encode(b"slow work").decode())
+    host = LocalFunctionsHost(
+        app, host_json=HOST_JSON, environ={"AzureWebJobsStorage": conn}, processing_lease_seconds=2
+    )
+    with host:
+        wait_for(lambda: client.get_queue_properties().approximate_message_count == 0, timeout=15)
+        time.sleep(1.0)
+    assert runs == [1]  # never re-delivered while it ran, deleted with its renewed receipt
+    assert host.stats.failures == {}

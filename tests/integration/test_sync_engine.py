@@ -5,6 +5,7 @@ host's queue semantics are covered in tests/e2e)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from devstack.sf_sim import SalesforceSimulator
 from shared.core import salesforce_fields as F
 from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.partner_center.referral_client import PartnerCenterClient
-from shared.store import audit, links
+from shared.store import audit, link_claims, links
 from shared.store.audit import Outcome
 from shared.sync.job_runner import run_job
 from tests.integration.sf_fixtures import engine_profiles  # noqa: F401 - every scenario on each org profile
@@ -103,20 +104,23 @@ def test_a_worker_dying_between_its_writes_and_the_snapshot_save_loses_no_later_
     turn its own landed write into a "Salesforce edit" that beats Microsoft's next change."""
     opp, ref = sync.linked_pair(amount=1000.0)
     sync.update_referral(ref, [{"op": "replace", "path": "/details/dealValue", "value": 2000}])
-    real_save = links.save
     saves = 0
 
-    def dies(*args: Any, **kwargs: Any) -> Any:
-        nonlocal saves
-        saves += 1
-        if saves == crash_on_save:
-            raise RuntimeError("worker killed")
-        return real_save(*args, **kwargs)
+    def dies(real_save: Callable[..., Any]) -> Callable[..., Any]:
+        def save(*args: Any, **kwargs: Any) -> Any:
+            nonlocal saves
+            saves += 1
+            if saves == crash_on_save:
+                raise RuntimeError("worker killed")
+            return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(links, "save", dies)
-    with pytest.raises(RuntimeError):
-        sync.referral(ref)
-    monkeypatch.setattr(links, "save", real_save)
+        return save
+
+    with monkeypatch.context() as patch:  # saves outside a claim, and under the referral's claim
+        patch.setattr(links, "save", dies(links.save))
+        patch.setattr(link_claims, "save", dies(link_claims.save))
+        with pytest.raises(RuntimeError):
+            sync.referral(ref)
     assert sync.opp(opp)["Amount"] == (2000 if crash_on_save == 2 else 1000)
     sync.update_referral(ref, [{"op": "replace", "path": "/details/dealValue", "value": 3000}])
     sync.sfc.edit_opportunity(opp, CloseDate="2031-01-31")  # the seller edits too: the poll runs

@@ -139,3 +139,27 @@ def test_json_log_lines_carry_the_trace_and_job_fields_and_redact_secrets():
         "retrying",
     )
     assert "SECRETVALUE123" not in stream.getvalue()
+
+
+def test_storage_calls_get_no_requests_span_but_salesforce_calls_do():
+    from opentelemetry.util.http import parse_excluded_urls
+
+    azurite = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+    )
+    untraced = parse_excluded_urls(telemetry.untraced_urls(load_settings(storage_connection=azurite)))
+    for url in (
+        "https://contoso.table.core.windows.net/SyncLinks(PartitionKey='a',RowKey='link')",
+        "https://contoso.queue.core.usgovcloudapi.net/sync-jobs/messages",
+        "http://127.0.0.1:10002/devstoreaccount1/SyncLinks()",
+        "http://127.0.0.1:10001/devstoreaccount1/sync-jobs/messages?numofmessages=32",
+    ):
+        assert untraced.url_disabled(url), url
+    for url in (
+        "https://contoso.my.salesforce.com/services/data/v62.0/composite",
+        "https://api.partner.microsoft.com/v1.0/engagements/referrals",
+        "http://127.0.0.1:10003/devstoreaccount2/other",
+        "https://table.core.windows.net.evil.example/x",
+    ):
+        assert not untraced.url_disabled(url), url
