@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,8 +22,7 @@ import psutil
 
 from bench.common import BenchTimeout, sf_calls, sf_writes
 from devstack.stack import LocalStack
-from devstack.worker_process import ROOT, spawn_worker
-from shared import api_clients
+from devstack.worker_process import ROOT, WorkerProcess, spawn_worker
 from shared.store.job_queue import depth as queue_depth
 
 SAMPLE_SECONDS = 0.5
@@ -76,7 +76,27 @@ class CpuSplit:
         return float(times.user + times.system)
 
     def used(self) -> dict[str, float]:
-        return {name: round(self._cpu(p) - self.start[name], 1) for name, p in self.processes.items()}
+        return {name: round(self._cpu(p) - self.start[name], 3) for name, p in self.processes.items()}
+
+
+def work_cpu_until_settled(stack: LocalStack, cpu: CpuSplit) -> dict[str, float]:
+    """CPU per process until the last work was seen, the echoes of the backfill's writes included
+    (webhook jobs, the poll's jobs delayed by OWN_WRITE_SETTLE_SECONDS run after the last opportunity
+    exists). The idle CPU of that tail (timers, queue polling at the rate of the final quiet spell)
+    is not work: it is taken off."""
+    samples: list[tuple[float, dict[str, float]]] = [(time.monotonic(), cpu.used())]
+    wait_settled(
+        stack, quiet_seconds=6.0, timeout=180,
+        on_activity=lambda: samples.append((time.monotonic(), cpu.used())),
+    )  # fmt: skip
+    end, idle = time.monotonic(), cpu.used()
+    (done_at, _), (last_at, last) = samples[0], samples[-1]
+    quiet = max(end - last_at, 1.0)
+    tail = last_at - done_at
+    return {
+        name: round(max(last[name] - tail * (idle[name] - last[name]) / quiet, samples[0][1][name]), 2)
+        for name in last
+    }
 
 
 def _opportunity_count(stack: LocalStack) -> int:
@@ -104,10 +124,13 @@ def peak_rate(samples: list[tuple[float, int]], window: float = 1.0) -> float:
     return round(peak, 1)
 
 
-def wait_settled(stack: LocalStack, *, quiet_seconds: float, timeout: float) -> float:
+def wait_settled(
+    stack: LocalStack, *, quiet_seconds: float, timeout: float, on_activity: Callable[[], None] = lambda: None
+) -> float:
     """`common.wait_quiet` with the poll on: quiet once the queue is empty, no webhook is pending,
     Partner Center saw no call and Salesforce no more calls than the idle polls (one per 2-second
-    poll) for `quiet_seconds`. The idle polls stay in the counts (a few calls per run)."""
+    poll) for `quiet_seconds`. The idle polls stay in the counts (a few calls per run).
+    `on_activity` runs whenever work is still seen (the caller samples CPU there)."""
     started = time.monotonic()
     last: tuple[int, int] = (-1, -1)
     since = started
@@ -117,25 +140,23 @@ def wait_settled(stack: LocalStack, *, quiet_seconds: float, timeout: float) -> 
         quiet_polls = 1 + int((time.monotonic() - since) / 2.0) + 1
         if busy or now[0] != last[0] or now[1] - last[1] > quiet_polls:
             last, since = now, time.monotonic()
+            on_activity()
         elif time.monotonic() - since >= quiet_seconds:
             return time.monotonic() - started
         time.sleep(0.25)
     raise BenchTimeout(f"the stack did not settle within {timeout:.0f}s")
 
 
-def floor_cpu_ms(stack: LocalStack, repeats: int = 50) -> float:
+def floor_cpu_ms(stack: LocalStack, pairs: int = 200) -> float:
     """CPU of the floor operations — one bare Partner Center GET and one Salesforce update through
-    the app's own clients — per pair, on this thread only (the simulators share this process)."""
-    pc = api_clients.partner_center(stack.settings)
-    sf = api_clients.salesforce(stack.settings)
-    referral = next(iter(pc.iter_referrals(top=1)))
-    opportunity = sf.query("SELECT Id FROM Opportunity LIMIT 1")[0]["Id"]
-    pc.get_referral(str(referral.id))  # warm connections and tokens
-    started = time.thread_time()
-    for _ in range(repeats):
-        pc.get_referral(str(referral.id))
-        sf.update_opportunity(opportunity, {"Description": "floor measurement"})
-    return round(1000 * (time.thread_time() - started) / repeats, 2)
+    the app's own clients — per pair, in a process of its own (`bench.floor_process`)."""
+    env = {**os.environ, **stack.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.floor_process", "--sf-port", str(stack.sf_sim.port),
+         "--pairs", str(pairs)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    return round(float(json.loads(done.stdout.strip().splitlines()[-1])["floor_cpu_ms"]), 2)
 
 
 def measure(
@@ -188,8 +209,7 @@ def measure(
                 for worker in worker_procs:
                     worker_peak = max(worker_peak, worker.memory_info().rss / 2**20)
             finished = time.time()
-            cpu_seconds = cpu.used()
-            wait_settled(stack, quiet_seconds=6.0, timeout=180)
+            cpu_seconds = work_cpu_until_settled(stack, cpu)
         finally:
             child.terminate()
             out, _ = child.communicate(timeout=60)
@@ -198,9 +218,7 @@ def measure(
         pc_counts = {k: v for k, v in stack.pc.counters().items() if k != "POST /token"}
         sf = stack.sf.counters()
         floor = floor_cpu_ms(stack)  # after the counts: its own 50 GETs and updates are not the backfill's
-        lines = out.strip().splitlines()
-        enqueued_line = next((line for line in lines if line.startswith("enqueued")), "enqueued 0 0")
-        peak = json.loads(lines[-1])["peak_rss_mb"]
+        enqueued_at, peak, invoked = _child_report(out, workers)
         seconds = finished - started
         cpu_ms = 1000 * sum(cpu_seconds.values()) / records
         app_cpu = sum(v for k, v in cpu_seconds.items() if k == "child" or k.startswith("worker"))
@@ -217,8 +235,10 @@ def measure(
             "seeded": seeded,
             "seconds": round(seconds, 2),
             "records_per_s": round(records / seconds, 1),
-            "enqueue_seconds": round(float(enqueued_line.split()[2]) - started, 2),
+            "enqueue_seconds": round(enqueued_at - started, 2),
             "peak_rss_mb": peak,
+            # Function invocations until the stack settled, per record: the echoes' jobs included.
+            "invocations_per_record": {k: round(v / records, 2) for k, v in sorted(invoked.items())},
             "worker_processes": 1 + extra_workers,
             "extra_worker_peak_rss_mb": round(worker_peak, 1) if workers else None,
             "sf_write_calls_per_record": round(sf_writes(sf) / records, 2),
@@ -232,6 +252,18 @@ def measure(
             "cpu_bound_ceiling_records_per_s": round(1000 * (os.cpu_count() or 1) / cpu_ms, 1),
             "curve": curve,
         }
+
+
+def _child_report(out: str, workers: list[WorkerProcess]) -> tuple[float, float, dict[str, int]]:
+    """From the backfill process's output: when it had enqueued its jobs, its peak RSS, and the
+    function invocations of every process (the echoes' jobs included)."""
+    lines = out.strip().splitlines()
+    enqueued_line = next((line for line in lines if line.startswith("enqueued")), "enqueued 0 0")
+    last = json.loads(lines[-1])
+    invoked = dict(last.get("invocations", {}))
+    in_workers = sum(w.stats.get("invocations", 0) for w in workers)
+    invoked["sync_worker"] = invoked.get("sync_worker", 0) + in_workers
+    return float(enqueued_line.split()[2]), float(last["peak_rss_mb"]), invoked
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,7 +3,8 @@ unless --per-record) runs while the local host runs every function in this same 
 worker, the Partner Center webhook (on the stack's callback port, so the echoes of the backfill's
 own writes arrive and are counted) and the Salesforce poll timer — so its peak RSS covers the
 backfill and the workers. Prints `started <epoch>` before the backfill, `enqueued <n>`
-after it, and `{"peak_rss_mb": ...}` as its last line once SIGTERM asks it to stop."""
+after it, and `{"peak_rss_mb": ..., "invocations": {function: count}}` as its last line once
+SIGTERM asks it to stop."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     api_clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(port)))
     import function_app
 
-    with LocalFunctionsHost(function_app.app, http_port=args.http_port):
+    with LocalFunctionsHost(function_app.app, http_port=args.http_port) as host:
         print(f"started {time.time()}", flush=True)
         with OpsClients(settings, make_sf=api_clients.salesforce) as ops:
             report = backfill(
@@ -65,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
         print(f"enqueued {report.enqueued} {time.time()}", flush=True)
         stop.wait()
-    print(json.dumps({"peak_rss_mb": round(peak_rss_kib() / 1024, 1)}), flush=True)
+    with host.stats.lock:
+        invocations = dict(host.stats.invocations)
+    peak = round(peak_rss_kib() / 1024, 1)
+    print(json.dumps({"peak_rss_mb": peak, "invocations": invocations}), flush=True)
     return 0
 
 

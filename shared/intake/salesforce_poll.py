@@ -7,7 +7,8 @@ advance, only after the jobs are on the queue. All streams are read in one compo
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -37,6 +38,12 @@ OWN_WRITE_SETTLE_SECONDS = 30
 """How long the job for an opportunity our own user saved waits: a sync saves its link within a
 second of its write, a backfill page (up to 200 creates, close dates sent to Partner Center at its
 rate limit) within seconds."""
+
+
+OWN_WRITE_RECHECK_SECONDS = 2.0
+"""Before delaying those jobs, the poll waits this long once and reads their links again: a sync
+or a backfill page in flight has usually saved them by then (one Table read or query, instead of a
+job per opportunity)."""
 
 
 class Enqueue(Protocol):
@@ -93,6 +100,7 @@ def poll_once(
     client: SalesforceClient | None = None,
     now: datetime | None = None,
     enqueue: Enqueue = job_queue.enqueue,
+    pause: Callable[[float], object] = time.sleep,
 ) -> PollResult:
     """Query every stream since its watermark (minus the overlap), enqueue one job per changed
     opportunity, then advance the watermarks. With nothing changed: one API call, no job, no write."""
@@ -113,6 +121,9 @@ def poll_once(
         for s in STREAMS
     }
     changes = _changed_opportunities(settings, client, rows, plans, starts[OPPORTUNITIES.name])
+    if changes.ours:
+        pause(OWN_WRITE_RECHECK_SECONDS)
+        _drop_saved_since(settings, changes)
     jobs = [
         SyncJob(kind=RecordKind.OPPORTUNITY, record_id=rid, source=JobSource.POLL, observed_at=stamp)
         for rid, stamp in changes.changed.items()
@@ -199,6 +210,14 @@ def _changed_opportunities(
     for opportunity_id in found.changed:
         found.ours.pop(opportunity_id, None)  # someone else's change too: an ordinary job
     return found
+
+
+def _drop_saved_since(settings: Settings, changes: _Changes) -> None:
+    """Our own writes whose links were saved meanwhile (holding the version the poll saw)."""
+    own_write = _OwnWrites(settings, len(changes.ours), min(stamp for stamp, _ in changes.ours.values()))
+    for rid, (stamp, referral_id) in list(changes.ours.items()):
+        if own_write(referral_id, stamp):
+            del changes.ours[rid]
 
 
 def _children_changed(

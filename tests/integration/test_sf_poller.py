@@ -11,7 +11,12 @@ from shared.config import SYNC_QUEUE
 from shared.core import salesforce_fields as f
 from shared.core.poll_window import parse_stamp
 from shared.errors import TransientError
-from shared.intake.salesforce_poll import OWN_WRITE_SETTLE_SECONDS, WATERMARK, poll_once
+from shared.intake.salesforce_poll import (
+    OWN_WRITE_RECHECK_SECONDS,
+    OWN_WRITE_SETTLE_SECONDS,
+    WATERMARK,
+    poll_once,
+)
 from shared.jobs import JobSource, RecordKind, SyncJob
 from shared.store import links, watermarks
 from shared.store.links import Link
@@ -237,11 +242,36 @@ def test_an_opportunity_our_user_saved_before_its_link_waits_and_names_its_refer
         delays.append(delay_seconds)
         return jobs(settings, batch)
 
-    poll_once(sf_settings, client=client, enqueue=enqueue)
+    waits: list[float] = []
+    poll_once(sf_settings, client=client, enqueue=enqueue, pause=waits.append)
 
+    assert waits == [OWN_WRITE_RECHECK_SECONDS]  # its link was looked for once more, in vain
     assert [(j.record_id, j.referral_id) for j in jobs.jobs] == [(opp, referral_id)]
     assert delays == [OWN_WRITE_SETTLE_SECONDS]
     assert jobs.jobs[0].observed_at == parse_stamp(sf_control.record("Opportunity", opp)["SystemModstamp"])
+
+
+@pytest.mark.parametrize("burst", [1, 25], ids=["one-read", "one-query"])
+def test_our_writes_whose_links_are_saved_while_the_poll_waits_need_no_job(
+    sf_settings, sf_control, client, burst
+):
+    poll_once(sf_settings, client=client, enqueue=Collect())
+    saved: list[Link] = []
+    for n in range(burst):
+        opp = sf_control.create_opportunity(f"Deal {n}", sync=True)
+        referral_id = f"11111111-2222-4333-8444-{n:012d}"
+        client.update_opportunity(opp, {f.REFERRAL_ID: referral_id})  # our write; its link comes next
+        stamp = sf_control.record("Opportunity", opp)["SystemModstamp"]
+        saved.append(Link(referral_id=referral_id, opportunity_id=opp, sf_stamp=stamp))
+    jobs = Collect()
+
+    def links_saved_meanwhile(seconds: float) -> None:
+        for link in saved:
+            links.save(sf_settings, link)
+
+    poll_once(sf_settings, client=client, enqueue=jobs, pause=links_saved_meanwhile)
+
+    assert jobs.jobs == []
 
 
 def test_after_a_burst_of_our_own_writes_the_poll_reads_their_links_in_one_query(
