@@ -37,6 +37,10 @@ class PollPlan:
     to_enqueue: dict[str, datetime]
     watermark: datetime | None
     seen: frozenset[str]
+    seen_from: datetime | None = None
+    """When the overlap window held more keys than can be remembered: the next window starts here
+    (whole seconds, as SOQL compares them), after the rows whose keys were let go. Without it those
+    rows would be re-read and re-enqueued by every poll until a newer row moved the mark."""
 
 
 def plan(
@@ -45,6 +49,8 @@ def plan(
     seen: frozenset[str],
     *,
     overlap_seconds: int,
+    seen_from: datetime | None = None,
+    max_seen_chars: int | None = None,
 ) -> PollPlan:
     """Deduplicate within the poll (latest save per id) and against what earlier polls handled."""
     latest: dict[str, datetime] = {}
@@ -60,5 +66,33 @@ def plan(
     if newest is None:
         return PollPlan(fresh, None, frozenset())
     floor = newest - timedelta(seconds=overlap_seconds + 1)
-    remembered = {k for k in keys | seen if parse_stamp(k.rsplit("@", 1)[1]) >= floor}
-    return PollPlan(fresh, newest, frozenset(remembered))
+    remembered = {k for k in keys | seen if _stamp_of(k) >= floor}
+    cut = _cut(remembered, max_seen_chars, newest) if max_seen_chars is not None else None
+    starts = [start for start in (seen_from, cut) if start is not None]
+    start = max(starts) if starts else None
+    if start is not None and start <= newest - timedelta(seconds=overlap_seconds):
+        start = None  # the next window begins after it anyway
+    if start is not None:
+        remembered = {k for k in remembered if _stamp_of(k) >= start}
+    return PollPlan(fresh, newest, frozenset(remembered), start)
+
+
+def _stamp_of(key: str) -> datetime:
+    return parse_stamp(key.rsplit("@", 1)[1])
+
+
+def _cut(keys: set[str], max_chars: int, newest: datetime) -> datetime | None:
+    """The start of the next window that keeps the remembered keys within `max_chars` (a JSON list):
+    the second after the newest key that does not fit. None when they all fit; the newest row's
+    second when even that second alone does not (the mark then re-reads it until it moves on)."""
+    size = 2
+    for key in sorted(keys, key=_stamp_of, reverse=True):
+        size += len(key) + 4
+        if size > max_chars:
+            start = _second(_stamp_of(key)) + timedelta(seconds=1)
+            return start if start <= newest else _second(newest)
+    return None
+
+
+def _second(value: datetime) -> datetime:
+    return value.replace(microsecond=0)

@@ -108,7 +108,7 @@ def poll_once(
     client = client or SalesforceClient(settings)
     calls_before = _api_calls(client)
     marks = {stream.name: watermarks.read(settings, stream.name) for stream in STREAMS}
-    starts = {stream.name: _since(settings, marks[stream.name].value, now) for stream in STREAMS}
+    starts = {stream.name: _since(settings, marks[stream.name], now) for stream in STREAMS}
     queries = {stream.name: (stream.query(starts[stream.name]), stream.include_deleted) for stream in STREAMS}
     rows = client.query_many(queries)
     plans = {
@@ -117,6 +117,8 @@ def poll_once(
             marks[s.name].value,
             marks[s.name].seen,
             overlap_seconds=settings.sf_poll_overlap_seconds,
+            seen_from=marks[s.name].seen_from,
+            max_seen_chars=watermarks.MAX_SEEN_CHARS,
         )
         for s in STREAMS
     }
@@ -141,10 +143,7 @@ def poll_once(
             for rid, (stamp, referral_id) in changes.ours.items()
         ]  # fmt: skip
         enqueued += enqueue(settings, own, delay_seconds=OWN_WRITE_SETTLE_SECONDS)
-    for stream in STREAMS:
-        decided, mark = plans[stream.name], marks[stream.name]
-        if decided.watermark is not None and (decided.watermark != mark.value or decided.seen != mark.seen):
-            watermarks.advance(settings, stream.name, decided.watermark, seen=decided.seen)
+    _advance_marks(settings, plans, marks)
     opportunities = plans[OPPORTUNITIES.name]
     before = marks[OPPORTUNITIES.name].value
     result = PollResult(
@@ -155,13 +154,30 @@ def poll_once(
     return result
 
 
-def _since(settings: Settings, mark: datetime | None, now: datetime) -> datetime:
-    return window_start(
-        mark,
+def _advance_marks(
+    settings: Settings, plans: dict[str, PollPlan], marks: dict[str, watermarks.Watermark]
+) -> None:
+    """Each stream's mark, keys and window start, where this poll moved them (after enqueueing)."""
+    for stream in STREAMS:
+        decided, mark = plans[stream.name], marks[stream.name]
+        stored = (mark.value, mark.seen, mark.seen_from)
+        moved = (decided.watermark, decided.seen, decided.seen_from) != stored
+        if decided.watermark is not None and moved:
+            watermarks.advance(
+                settings, stream.name, decided.watermark, seen=decided.seen, seen_from=decided.seen_from
+            )
+
+
+def _since(settings: Settings, mark: watermarks.Watermark, now: datetime) -> datetime:
+    start = window_start(
+        mark.value,
         now,
         overlap_seconds=settings.sf_poll_overlap_seconds,
         lookback_hours=settings.sf_poll_lookback_hours,
     )
+    # After a burst bigger than the keys a mark can remember, the window starts after the rows
+    # whose keys were let go (they were handled; re-reading them would enqueue them again).
+    return max(start, mark.seen_from) if mark.value is not None and mark.seen_from is not None else start
 
 
 @dataclass

@@ -48,6 +48,8 @@ class Watermark:
     value: datetime | None
     seen: frozenset[str] = field(default_factory=frozenset)
     etag: str | None = None
+    seen_from: datetime | None = None
+    """The next window starts no earlier than this (`poll_window.PollPlan.seen_from`)."""
 
 
 def _table(settings: Settings) -> TableClient:
@@ -64,8 +66,14 @@ def _remember(settings: Settings, name: str, value: datetime, seen: frozenset[st
         _last_known[_known_key(settings, name)] = (value, seen)
 
 
-def _entity(name: str, value: datetime, seen: frozenset[str] | Iterable[str]) -> dict[str, str]:
-    return {"PartitionKey": PARTITION, "RowKey": name, "Value": value.isoformat(), "Seen": _encode_seen(seen)}
+def _entity(
+    name: str, value: datetime, seen: frozenset[str] | Iterable[str], seen_from: datetime | None = None
+) -> dict[str, str]:
+    entity = {"PartitionKey": PARTITION, "RowKey": name, "Value": value.isoformat()}
+    entity["Seen"] = _encode_seen(seen)
+    if seen_from is not None:
+        entity["SeenFrom"] = seen_from.astimezone(UTC).isoformat()
+    return entity
 
 
 def _heal_lost_table(settings: Settings, name: str) -> Watermark:
@@ -128,7 +136,8 @@ def read(settings: Settings, name: str) -> Watermark:
     value = datetime.fromisoformat(str(entity["Value"])).astimezone(UTC)
     seen = frozenset(json.loads(entity.get("Seen") or "[]"))
     _remember(settings, name, value, seen)
-    return Watermark(value, seen, entity.metadata.get("etag"))
+    seen_from = datetime.fromisoformat(str(entity["SeenFrom"])) if entity.get("SeenFrom") else None
+    return Watermark(value, seen, entity.metadata.get("etag"), seen_from)
 
 
 def restore(settings: Settings, name: str, value: datetime) -> datetime:
@@ -157,9 +166,17 @@ def _encode_seen(seen: Iterable[str]) -> str:
     return json.dumps(kept)
 
 
-def advance(settings: Settings, name: str, value: datetime, *, seen: Iterable[str] | None = None) -> datetime:
-    """Move the mark forward to `value` (never backwards) and, when given, replace the overlap keys.
-    Returns the mark now stored. Raises ConflictError if concurrent writers keep winning."""
+def advance(
+    settings: Settings,
+    name: str,
+    value: datetime,
+    *,
+    seen: Iterable[str] | None = None,
+    seen_from: datetime | None = None,
+) -> datetime:
+    """Move the mark forward to `value` (never backwards) and, when given, replace the overlap keys
+    (and where the next window may start at the earliest). Returns the mark now stored. Raises
+    ConflictError if concurrent writers keep winning."""
     value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     table = _table(settings)
     for _ in range(_ATTEMPTS):
@@ -167,7 +184,7 @@ def advance(settings: Settings, name: str, value: datetime, *, seen: Iterable[st
         if current.value is not None and (value < current.value or (value == current.value and seen is None)):
             return current.value
         kept = frozenset(seen) if seen is not None else current.seen
-        entity = _entity(name, value, kept)
+        entity = _entity(name, value, kept, seen_from if seen is not None else current.seen_from)
         try:
             if current.etag is None:
                 table.create_entity(entity)

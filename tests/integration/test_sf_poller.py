@@ -3,6 +3,7 @@ same-second saves picked up, one job per changed opportunity, watermark only aft
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -124,6 +125,27 @@ def test_watermark_does_not_advance_when_enqueueing_fails(sf_settings, sf_contro
     retried = poll_once(sf_settings, client=client, enqueue=jobs)
     assert jobs.ids() == [opp]
     assert retried.watermark_after is not None
+
+
+def test_a_burst_bigger_than_the_keys_a_mark_remembers_is_enqueued_once_not_on_every_poll(
+    sf_settings, sf_control, client, monkeypatch
+):
+    # The chaos run found it: contact roles of 800 new deals inside the overlap window outgrew the
+    # mark's keys, the stream stayed quiet after, and every poll enqueued the forgotten ones again.
+    monkeypatch.setattr(watermarks, "MAX_SEEN_CHARS", 700)  # ~14 keys
+    settings = sf_settings.model_copy(update={"sf_poll_overlap_seconds": 120})
+    created: set[str] = set()
+    for second in range(4):  # 10 saves in each of 4 seconds: the keys of about one second fit
+        created |= {sf_control.create_opportunity(f"Deal {second}-{i}", sync=True) for i in range(10)}
+        time.sleep(1.05)
+    jobs = Collect()
+    poll_once(settings, client=client, enqueue=jobs)
+    assert set(jobs.ids()) == created
+    for _ in range(3):
+        assert poll_once(settings, client=client, enqueue=jobs).enqueued == 0
+    later = sf_control.create_opportunity("After the burst", sync=True)
+    poll_once(settings, client=client, enqueue=jobs)
+    assert jobs.ids().count(later) == 1 and len(jobs.ids()) == 41
 
 
 def test_a_poll_over_many_pages_enqueues_each_opportunity_once(sf_settings, sf_control, client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared.core.poll_window import parse_stamp, plan, row_key, window_start
+from shared.core.poll_window import PollPlan, parse_stamp, plan, row_key, window_start
 
 T0 = datetime(2030, 1, 1, 12, 0, 0, 500_000, tzinfo=UTC)
 
@@ -57,3 +57,39 @@ def test_keys_older_than_the_overlap_are_forgotten_and_the_mark_never_regresses(
 
 def test_nothing_at_all():
     assert plan([], None, frozenset(), overlap_seconds=60).watermark is None
+
+
+def _poll(rows: list[dict[str, str]], mark: PollPlan | None, *, budget: int) -> PollPlan:
+    """One poll: the query returns the rows at or after the window's start (whole seconds)."""
+    watermark = mark.watermark if mark else None
+    start = window_start(watermark, T0 + timedelta(hours=1), overlap_seconds=30, lookback_hours=24)
+    if mark is not None and mark.seen_from is not None:
+        start = max(start, mark.seen_from)
+    start = start.replace(microsecond=0)
+    fetched = [r for r in rows if parse_stamp(r["SystemModstamp"]) >= start]
+    return plan(
+        fetched, watermark, mark.seen if mark else frozenset(), overlap_seconds=30,
+        seen_from=mark.seen_from if mark else None, max_seen_chars=budget,
+    )  # fmt: skip
+
+
+def test_a_burst_bigger_than_the_remembered_keys_is_not_enqueued_again_by_every_later_poll():
+    # 200 saves over 20 seconds inside the 30 s overlap; the keys of only ~10 fit in the budget.
+    rows = [row(f"006{n:04d}", T0 + timedelta(milliseconds=100 * n)) for n in range(200)]
+    first = _poll(rows, None, budget=300)
+    assert len(first.to_enqueue) == 200
+    assert first.seen_from is not None and len(first.seen) < 200
+    assert len(str(sorted(first.seen))) < 300 + 4 * len(first.seen)
+    later = first
+    for _ in range(3):  # the stream stays quiet: the mark does not move, nothing is enqueued again
+        later = _poll(rows, later, budget=300)
+        assert later.to_enqueue == {}
+        assert later.watermark == first.watermark
+    news = [*rows, row("006NEW", T0 + timedelta(seconds=40))]
+    assert list(_poll(news, later, budget=300).to_enqueue) == ["006NEW"]
+
+
+def test_without_a_burst_no_window_start_is_kept():
+    rows = [row("006A", T0), row("006B", T0 + timedelta(seconds=1))]
+    result = _poll(rows, None, budget=30_000)
+    assert result.seen_from is None and len(result.seen) == 2
