@@ -46,8 +46,11 @@ METHOD = """## How each figure is taken
   Partner Center), 50 % a note, 50 % a solution; customers recur across the groups. records/s
   counts until every referral has its opportunity; calls per record are every call the
   simulators counted (token calls excluded) until the stack is quiet, divided by the referrals;
-  app CPU is the backfill process's and the workers' CPU per record, against the floor (one PC GET
-  plus one SF update through the app's clients, CPU of that thread only) measured in the same run;
+  app CPU is the backfill process's and the workers' CPU per record until the stack settled (the
+  echoes' jobs included; the idle CPU of the tail after the last opportunity, at the rate of the
+  final quiet spell, taken off), against the floor (200 pairs of one PC GET plus one SF update
+  through the app's clients, with its telemetry, in a process of their own: process CPU) measured
+  in the same run; `invocations_per_record` counts the functions run until settled;
   peak RSS is the backfill process's VmHWM. Everything (app, simulators, Azurite, and possibly
   another process running tests) shares this machine's 2 cores.
 - Chaos: every webhook is delivered 3 times and shuffled in batches of 10; ~10 % of Partner Center
