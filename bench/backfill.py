@@ -217,7 +217,7 @@ def measure(
                 worker.stop()
         pc_counts = {k: v for k, v in stack.pc.counters().items() if k != "POST /token"}
         sf = stack.sf.counters()
-        floor = floor_cpu_ms(stack)  # after the counts: its own 50 GETs and updates are not the backfill's
+        floor = floor_cpu_ms(stack)  # after the counts: its own GETs and updates are not the backfill's
         enqueued_at, peak, invoked = _child_report(out, workers)
         seconds = finished - started
         cpu_ms = 1000 * sum(cpu_seconds.values()) / records

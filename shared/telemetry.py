@@ -178,7 +178,9 @@ def continue_trace(traceparent: str | None, name: str, **fields: str | None) -> 
 
 # Azure Storage calls are traced by the Azure SDK's own tracing (the Application Insights distro turns
 # it on): a `requests` span under each would only double them, and cost CPU on every Table and Queue
-# call (issue #19). Azure's endpoints in every cloud, plus this app's own (Azurite locally).
+# call (issue #19). Azure's endpoints in every cloud (`<account>.<service>.core.<cloud suffix>`,
+# https://learn.microsoft.com/azure/storage/common/storage-account-overview#standard-endpoints),
+# plus this app's own (Azurite locally).
 _AZURE_STORAGE_URLS = r"https?://[^/]+\.(table|queue|blob)\.core\.[^/]+/"
 
 

@@ -38,9 +38,11 @@ class PollPlan:
     watermark: datetime | None
     seen: frozenset[str]
     seen_from: datetime | None = None
-    """When the overlap window held more keys than can be remembered: the next window starts here
-    (whole seconds, as SOQL compares them), after the rows whose keys were let go. Without it those
-    rows would be re-read and re-enqueued by every poll until a newer row moved the mark."""
+    """When the overlap window held more keys than can be remembered: the next window starts here,
+    after the rows whose keys were let go; whole seconds, as a SOQL datetime literal carries them
+    (`YYYY-MM-DDThh:mm:ss±hh:mm`, ../shared/spec/salesforce.md; `change_queries` formats so).
+    Without it those rows would be re-read and re-enqueued by every poll until a newer row moved
+    the mark."""
 
 
 def plan(

@@ -162,7 +162,7 @@ def _handle_page(
     out: PageOutcome,
     job: Callable[[Referral], None],
 ) -> None:
-    """`found`: each referral's link (None: none, and `held` has its claim)."""
+    """`found`: each referral's link (None: none yet, and `held` has its claim)."""
     sf = clients.sf
     ids = [str(r.id) for r, _ in mine]
     deals = {str(r.id): deal_from_partner_center(w) for r, w in mine}
@@ -179,7 +179,7 @@ def _handle_page(
                 out.in_sync += 1
             else:
                 job(referral)
-        elif link is not None or rid not in held or deals[rid].partner_team:
+        elif link is not None or deals[rid].partner_team:
             job(referral)  # linked to an opportunity that is gone or re-anchored; or team writes
         else:
             candidates.append((referral, wire))

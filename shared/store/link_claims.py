@@ -8,9 +8,10 @@ a worker that died holding it blocks the deal for at most its TTL; every write u
 If-Match on the ETag of the claim's last write, so a holder whose claim was taken over after expiry
 cannot write over the new holder (its save is a ConflictError, its release a no-op).
 
-Storage facts relied on (Azure Table Storage, "Update Entity" / "Insert Entity" / "Merge Entity"
-REST pages): an insert of an existing entity is 409; an If-Match write whose ETag is stale is 412;
-each successful write returns the entity's new ETag.
+Storage facts relied on (Azure Table Storage, "Insert Entity" / "Update Entity" / "Merge Entity"
+REST pages; ../shared/spec/azure-functions.md, the azure-data-tables error table, checked on Azurite):
+an insert of an existing entity is 409 (`ResourceExistsError`); an If-Match write whose ETag is stale
+is 412 (`ResourceModifiedError`); each successful write returns the entity's new ETag.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from azure.data.tables import TableClient, UpdateMode
 from shared.config import Settings
 from shared.errors import ConflictError, TransientError
 from shared.store import links, tables
-from shared.store.links import CLAIM_EXPIRES, CLAIM_OWNER, Link
+from shared.store.links import CLAIM_EXPIRES, CLAIM_OWNER, Link, claim_live
 
 log = logging.getLogger("cosell_sync.store")
 _ROW = links.ROW
@@ -59,10 +60,6 @@ class LinkClaim:
 
 def _busy(referral_id: str, retry_after: float) -> TransientError:
     return TransientError(f"ref-{referral_id} is being synced by another worker", retry_after=retry_after)
-
-
-def live(owner: str | None, expires: datetime | None, now: datetime) -> bool:
-    return bool(owner) and expires is not None and expires > now
 
 
 def take(
@@ -133,7 +130,7 @@ def _take(
     owner, expires = _new_claim(ttl_seconds)
     now = datetime.now(UTC)
     try:
-        if isinstance(seen, Link) and seen.etag and not live(seen.claim_owner, seen.claim_expires, now):
+        if isinstance(seen, Link) and seen.etag and not claim_live(seen.claim_owner, seen.claim_expires, now):
             try:  # the link as just read, unchanged: one write
                 etag = _merge_claim(client, referral_id, owner, expires, seen.etag)
                 claim = LinkClaim(referral_id, owner, expires, etag, over=seen.etag, placeholder=False)
@@ -150,7 +147,7 @@ def _take(
             entity = client.get_entity(referral_id, _ROW)
         except ResourceNotFoundError:
             raise _busy(referral_id, 0.2) from None  # deleted between our insert and read: try again
-        if live(entity.get(CLAIM_OWNER), entity.get(CLAIM_EXPIRES), now):
+        if claim_live(entity.get(CLAIM_OWNER), entity.get(CLAIM_EXPIRES), now):
             raise _busy(referral_id, 2.0)
         previous = str(entity.metadata["etag"])
         try:

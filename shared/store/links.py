@@ -25,10 +25,16 @@ from shared.errors import ConflictError
 from shared.store import tables
 
 ROW = "link"
-_ROW = ROW
 CLAIM_OWNER = "ClaimOwner"
 CLAIM_EXPIRES = "ClaimExpires"
 """The deal's claim, held on its link entity (`link_claims`)."""
+
+
+def claim_live(owner: str | None, expires: datetime | None, now: datetime) -> bool:
+    """A claim somebody holds now (an empty owner is a released claim)."""
+    return bool(owner) and expires is not None and expires > now
+
+
 _MAX_AUDIT_LINES = 50
 _MAX_NOTE_DIGESTS = 500
 
@@ -71,7 +77,7 @@ class Link:
 def to_entity(link: Link) -> dict[str, Any]:
     return {
         "PartitionKey": link.referral_id,
-        "RowKey": _ROW,
+        "RowKey": ROW,
         "OpportunityId": link.opportunity_id or "",
         "Snapshot": json.dumps(link.snapshot, sort_keys=True, ensure_ascii=False),
         "AuditLines": json.dumps(list(link.audit_lines), ensure_ascii=False),
@@ -131,7 +137,7 @@ def _from_entity(entity: Any) -> Link:
 
 def get(settings: Settings, referral_id: str) -> Link | None:
     try:
-        entity = tables.call(settings, settings.links_table, lambda c: c.get_entity(referral_id, _ROW))
+        entity = tables.call(settings, settings.links_table, lambda c: c.get_entity(referral_id, ROW))
     except ResourceNotFoundError:
         return None
     return from_entity_or_none(entity)
@@ -143,7 +149,7 @@ def save(settings: Settings, link: Link) -> Link:
     race raises ConflictError, as does a link read while another worker held its claim: the
     caller re-reads and merges again."""
     now = datetime.now(UTC)
-    if link.claim_owner and link.claim_expires is not None and link.claim_expires > now:
+    if claim_live(link.claim_owner, link.claim_expires, now):
         raise ConflictError(
             "link is being synced by another worker", provider="storage", record_id=link.referral_id
         )
@@ -158,9 +164,9 @@ def save(settings: Settings, link: Link) -> Link:
             return dict(client.create_entity(entity))
         except ResourceExistsError:
             # A claim-only entity whose claim is over (its holder saved nothing) is no link: replace it.
-            current = client.get_entity(link.referral_id, _ROW)
-            claim_live = bool(current.get(CLAIM_OWNER)) and current.get(CLAIM_EXPIRES, now) > now
-            if from_entity_or_none(current) is not None or claim_live:
+            current = client.get_entity(link.referral_id, ROW)
+            held = claim_live(current.get(CLAIM_OWNER), current.get(CLAIM_EXPIRES), now)
+            if from_entity_or_none(current) is not None or held:
                 raise
             return dict(client.update_entity(
                 entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
@@ -183,13 +189,13 @@ def sf_stamps_saved_since(settings: Settings, since: datetime) -> dict[str, str]
     one query for many links (the poll after a burst of our own writes), two properties each."""
     rows = tables.query(
         settings, settings.links_table, "RowKey eq @row and SyncedAt ge @since",
-        {"row": _ROW, "since": since}, select=["PartitionKey", "SfStamp"],
+        {"row": ROW, "since": since}, select=["PartitionKey", "SfStamp"],
     )  # fmt: skip
     return {str(row["PartitionKey"]): str(row.get("SfStamp") or "") for row in rows}
 
 
 def iter_links(settings: Settings) -> Any:
     """Every link (for reconcile and status); streamed page by page."""
-    for entity in tables.query(settings, settings.links_table, "RowKey eq @row", {"row": _ROW}):
+    for entity in tables.query(settings, settings.links_table, "RowKey eq @row", {"row": ROW}):
         if (link := from_entity_or_none(entity)) is not None:
             yield link
