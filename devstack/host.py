@@ -472,7 +472,10 @@ class _LeaseKeeper:
         self._thread: threading.Thread | None = None
 
     def hold(self, queue: QueueClient, message: Any) -> _Lease:
-        lease = _Lease(queue, message, str(message.pop_receipt), time.monotonic() + self.lease_seconds / 2)
+        # Half-way through the invisibility the receive gave it (a message may wait in the pool).
+        visible_at = message.next_visible_on
+        left = (visible_at - datetime.now(UTC)).total_seconds() if visible_at else self.lease_seconds
+        lease = _Lease(queue, message, str(message.pop_receipt), time.monotonic() + max(left, 0.0) / 2)
         with self._lock:
             self._held[id(lease)] = lease
             if self._thread is None:
