@@ -149,7 +149,8 @@ def wait_settled(
 
 def floor_cpu_ms(stack: LocalStack, pairs: int = 200) -> float:
     """CPU of the floor operations — one bare Partner Center GET and one Salesforce update through
-    the app's own clients — per pair, in a process of its own (`bench.floor_process`)."""
+    the app's own clients — per pair, in a process of its own (`bench.floor_process`): the median of
+    its five batches."""
     env = {**os.environ, **stack.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-m", "bench.floor_process", "--sf-port", str(stack.sf_sim.port),
@@ -173,7 +174,7 @@ def measure(
     settings = {**QUIET_TIMERS, **(extra_settings or {})}
     with LocalStack(start_host=False, extra_settings=settings) as stack:
         seeded = seed_mix(stack, records)
-        workers = [spawn_worker(stack.environ, stack.sf_sim.port) for _ in range(extra_workers)]
+        workers = [spawn_worker(stack.environ, stack.sf_sim.port, warm=True) for _ in range(extra_workers)]
         worker_procs = [psutil.Process(w.pid) for w in workers]
         stack.sf.reset_counters()
         stack.pc.reset_counters()

@@ -21,6 +21,7 @@ from types import FrameType
 
 from devstack.host import LocalFunctionsHost
 from devstack.sf_sim import loopback_session
+from devstack.warm_up import warm_up
 from shared import api_clients
 from shared.config import get_settings
 from shared.ops.backfill import Source, backfill
@@ -57,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     api_clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(port)))
     import function_app
 
+    warm_up(settings)  # tokens and the org's description, as the floor's own warm-up has them
     with LocalFunctionsHost(function_app.app, http_port=args.http_port) as host:
-        print(f"started {time.time()}", flush=True)
         with OpsClients(settings, make_sf=api_clients.salesforce) as ops:
+            ops.pc.warm_up()
+            print(f"started {time.time()}", flush=True)
             report = backfill(
                 settings, ops, since=datetime.now(UTC) - timedelta(days=1), source=Source.PC, restart=True,
                 per_record=args.per_record,

@@ -44,6 +44,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from devstack.ports import free_port, wait_listening
+from shared.store.storage_clients import transport_options
 
 log = logging.getLogger("devstack.host")
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,6 +163,8 @@ class LocalFunctionsHost:
         self._leases = _LeaseKeeper(processing_lease_seconds, self._stop)
         self._threads: list[threading.Thread] = []
         self._server: uvicorn.Server | None = None
+        self._clients: dict[tuple[str, str], QueueClient] = {}
+        self._clients_lock = threading.Lock()
 
     # ---------------------------------------------------------------- lifecycle
     @property
@@ -255,7 +258,12 @@ class LocalFunctionsHost:
         conn = self.environ.get(connection) or self.environ.get(f"{connection}__connectionString")
         if not conn:
             raise KeyError(f"queue trigger connection setting {connection} is not set")
-        return QueueClient.from_connection_string(conn, queue_name)
+        key = (conn, queue_name)
+        with self._clients_lock:
+            if key not in self._clients:  # with the app's transport (Azure's host is not Python at all)
+                options = transport_options()
+                self._clients[key] = QueueClient.from_connection_string(conn, queue_name, **options)
+            return self._clients[key]
 
     def _queues(self, function: func.Function) -> tuple[QueueClient, QueueClient]:
         """The trigger's queue and its poison queue."""

@@ -26,8 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER_FUNCTION = "sync_worker"
 
 
-def run_worker(sf_port: int, *, lease_seconds: float, stats_interval: float, stop: threading.Event) -> None:
-    """Host `sync_worker` in this process until `stop` is set, printing progress lines."""
+def run_worker(
+    sf_port: int, *, lease_seconds: float, stats_interval: float, stop: threading.Event, warm: bool = False
+) -> None:
+    """Host `sync_worker` in this process until `stop` is set, printing progress lines; `warm`: fetch
+    the tokens and the org's description before `ready` (`devstack.warm_up`)."""
     from devstack.host import LocalFunctionsHost
     from devstack.sf_sim import loopback_session
     from shared import api_clients
@@ -41,6 +44,10 @@ def run_worker(sf_port: int, *, lease_seconds: float, stats_interval: float, sto
     api_clients.use_factories(salesforce=lambda s: SalesforceClient(s, session=loopback_session(sf_port)))
     import function_app
 
+    if warm:
+        from devstack.warm_up import warm_up
+
+        warm_up(get_settings())
     host = LocalFunctionsHost(
         function_app.app,
         environ=dict(os.environ),
@@ -109,8 +116,10 @@ def spawn_worker(
     lease_seconds: float = 15.0,
     stats_interval: float = 0.5,
     ready_timeout: float = 60.0,
+    warm: bool = False,
 ) -> WorkerProcess:
-    """Start a worker process with `environ` as its app settings; returns once it is polling the queue."""
+    """Start a worker process with `environ` as its app settings; returns once it is polling the queue
+    (`warm`: with its tokens and the org's description fetched first)."""
     env = {**os.environ, **environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [
@@ -123,6 +132,7 @@ def spawn_worker(
             str(lease_seconds),
             "--stats-interval",
             str(stats_interval),
+            *(["--warm"] if warm else []),
         ],
         cwd=ROOT,
         env=env,
@@ -141,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sf-port", type=int, required=True, help="the Salesforce simulator's port")
     parser.add_argument("--lease-seconds", type=float, default=15.0, help="message lease while processing")
     parser.add_argument("--stats-interval", type=float, default=0.5)
+    parser.add_argument("--warm", action="store_true", help="fetch tokens and describe the org first")
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -149,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    run_worker(args.sf_port, lease_seconds=args.lease_seconds, stats_interval=args.stats_interval, stop=stop)
+    run_worker(
+        args.sf_port, lease_seconds=args.lease_seconds, stats_interval=args.stats_interval, stop=stop,
+        warm=args.warm,
+    )  # fmt: skip
     return 0
 
 

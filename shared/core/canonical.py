@@ -100,6 +100,9 @@ class Contact(_Frozen):
         return tuple(v or "" for v in (self.email, self.last_name, self.first_name, self.phone, self.title))
 
 
+_NO_CONTACT = Contact()  # built once: validating an empty Contact per comparison showed in profiles
+
+
 class Solution(_Frozen):
     """A co-sell-ready or Microsoft solution linked to the deal, identified by its Partner Center id."""
 
@@ -182,7 +185,7 @@ class CanonicalDeal(_Frozen):
     @field_validator("contacts", mode="after")
     @classmethod
     def _contacts(cls, value: tuple[Contact, ...]) -> tuple[Contact, ...]:
-        unique = {c for c in value if c != Contact()}
+        unique = {c for c in value if c != _NO_CONTACT}
         return tuple(sorted(unique, key=Contact.sort_key))
 
     @field_validator("partner_team", mode="after")

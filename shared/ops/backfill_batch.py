@@ -73,6 +73,7 @@ _ROUNDS = 3
 waits for the next round (then found by the lookup); after the last it becomes a job."""
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -129,7 +130,7 @@ def handle_page(
     with ThreadPoolExecutor(_STORAGE_THREADS) as pool:
         # A referral with no link is claimed in the same write that makes its entity; one with a
         # link is only read (a batch decides "in sync" by reading; anything to write is a job).
-        taken = list(pool.map(lambda r: _claim_new(settings, str(r[0].id)), eligible))
+        taken = _fan_out(pool, lambda r: _claim_new(settings, str(r[0].id)), eligible)
         held = {c.referral_id: c for c in taken if isinstance(c, LinkClaim)}
         try:
             mine: list[tuple[Referral, dict[str, Any]]] = []
@@ -143,8 +144,16 @@ def handle_page(
             if mine:
                 _handle_page(settings, clients, mine, found, held, pool=pool, out=out, job=job)
         finally:
-            list(pool.map(lambda c: link_claims.release(settings, c), held.values()))
+            _fan_out(pool, lambda c: link_claims.release(settings, c), list(held.values()))
     return out
+
+
+def _fan_out(pool: ThreadPoolExecutor, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`work` over `items` on the pool, results in order: one task per thread's contiguous share, not
+    one per item (a task per item cost more CPU in futures and locks than some of the work did)."""
+    size = -(-len(items) // _STORAGE_THREADS) or 1
+    shares = pool.map(lambda share: [work(item) for item in share], _chunks(items, size))
+    return [result for share in shares for result in share]
 
 
 def _claim_new(settings: Settings, referral_id: str) -> LinkClaim | Link | None:
@@ -418,7 +427,7 @@ def _finish_creates(
         return create, link, complete, patched, _save_created(settings, link, held)
 
     entries: list[AuditEntry] = []
-    for create, link, complete, patched, saved in pool.map(finish, written):
+    for create, link, complete, patched, saved in _fan_out(pool, finish, written):
         out.created += 1
         out.patched += patched
         if saved:
@@ -460,7 +469,7 @@ def _link_for(
             log.info("backfill: close date of referral %s left to the engine: %s", rid, exc)
             complete = False
     link = Link(rid, last_outcome="ok", opportunity_id=create.opportunity_id, snapshot=snapshot)
-    link = replace(link, pc_state=sent.to_wire())
+    link = replace(link, pc_state=create.wire if sent is referral else sent.to_wire())
     link = link.with_audit(audit_line(True, f"opportunity created from referral {rid}"))
     link = link.with_notes((note_digest(deal.notes),) if deal.notes else ())
     written_opp = fresh.get(create.opportunity_id)

@@ -36,7 +36,7 @@ class PartnerCenterApi:
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         self._url = str(getattr(settings, self.url_setting)).rstrip("/") + self.url_path
-        resource = str(getattr(settings, self.audience_setting))
+        resource = self._resource = str(getattr(settings, self.audience_setting))
         self._http = httpx.Client(transport=transport, timeout=settings.pc_timeout_seconds)
         self._owned_tokens = token_provider is None
         self._tokens = token_provider or RefreshTokenProvider(settings, transport=transport)
@@ -48,6 +48,10 @@ class PartnerCenterApi:
             policy=retry_policy or RetryPolicy(max_retries=settings.pc_max_retries),
             sleep=sleep,
         )
+
+    def warm_up(self) -> None:
+        """Fetch the access token now (a process's start), not on the first call."""
+        self._tokens.token(self._resource)
 
     def close(self) -> None:
         self._http.close()

@@ -4,7 +4,7 @@ the managed identity in Azure. One client per process and service, created lazil
 The clients' HTTP sessions do not scan the environment for proxy settings on every request
 (`requests` does that with `trust_env` on: ~14 % of the app's CPU per backfilled record, issue #19);
 the proxy settings are read once here instead. With a NO_PROXY list the scan stays on, because only
-`requests` applies that list per URL."""
+`requests` applies that list per URL. Plain requests skip `requests` altogether (`storage_transport`)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from azure.storage.queue import (
 
 from shared.config import Settings
 from shared.errors import ConfigError
+from shared.store.storage_transport import StorageTransport
 
 ServiceT = TypeVar("ServiceT")
 _lock = threading.Lock()
@@ -41,11 +42,13 @@ def _identity(settings: Settings) -> TokenCredential:
 
 
 def transport_options() -> dict[str, Any]:
-    """Keyword arguments for an Azure SDK client: proxies read once, no per-request scan."""
+    """Keyword arguments for an Azure SDK client: proxies read once, no per-request scan, and the
+    transport that sends plain requests through urllib3 (`storage_transport`; a proxied request
+    takes its requests path)."""
     proxies = urllib.request.getproxies()
     if "no" in proxies:
         return {}
-    options: dict[str, Any] = {"use_env_settings": False}
+    options: dict[str, Any] = {"transport": StorageTransport()}
     if proxies:
         options["proxies"] = proxies
     return options

@@ -1,0 +1,135 @@
+"""The HTTP transport of the Table and Queue clients: azure-core's requests transport, with the
+requests that make up the app's Storage traffic sent straight through urllib3 (issue #19).
+
+`requests` is a per-call layer over urllib3 (session and environment merging, cookie jars, hooks,
+header re-validation): about a quarter of the CPU of each Table or Queue call the app makes, and a
+backfilled record makes several. Storage calls need none of it: no cookies, no redirects (azure-core
+follows them itself), no proxy from the environment (read once, `storage_clients.transport_options`).
+So a plain request (an `azure.core.rest.HttpRequest` with a body in memory, not streamed, no proxy)
+goes to one urllib3 pool manager, and its answer is read whole, as azure-core's own transport reads
+every non-streamed answer; anything else (a proxy, a file upload, a streamed download, the legacy
+request type) takes the inherited requests path unchanged.
+
+Errors map as azure-core's requests transport maps them (its retry policy tells them apart):
+connecting fails → `ServiceRequestError` (timeout: `ServiceRequestTimeoutError`), the answer breaks
+→ `ServiceResponseError` (timeout: `ServiceResponseTimeoutError`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import certifi
+import urllib3
+from azure.core.exceptions import (
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
+from azure.core.pipeline.transport import RequestsTransport
+from azure.core.rest import HttpRequest
+from azure.core.rest._http_response_impl import HttpResponseImpl
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+POOL_SIZE = 32  # connections kept per host: the backfill's Storage threads and the host's workers
+# azure-storage-queue's defaults for the transport it builds (a client given one applies none):
+# the Table client alone would wait 300 s for a dead connection.
+CONNECT_TIMEOUT_S = 20
+READ_TIMEOUT_S = 60
+
+
+def _whole(response: HttpResponseImpl, pipeline: Any = None, **kwargs: Any) -> Iterator[bytes]:
+    """The stream generator azure-core asks for: the answer was read whole already."""
+    yield response.content
+
+
+class _Response(HttpResponseImpl):
+    """An answer read whole: `content` is set, so nothing reads the closed urllib3 response again."""
+
+    def __init__(self, request: HttpRequest, raw: urllib3.BaseHTTPResponse) -> None:
+        headers = raw.headers
+        super().__init__(
+            request=request,
+            internal_response=raw,
+            status_code=raw.status,
+            headers=headers,
+            reason=raw.reason or "",
+            content_type=headers.get("content-type"),
+            stream_download_generator=_whole,
+        )
+        self._content = raw.data
+        self._is_closed = True
+        self._is_stream_consumed = True
+
+
+class StorageTransport(RequestsTransport):  # type: ignore[misc] # the package exports it lazily (Any)
+    """azure-core's requests transport; plain in-memory requests go straight through urllib3."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("use_env_settings", False)
+        kwargs.setdefault("connection_timeout", CONNECT_TIMEOUT_S)
+        kwargs.setdefault("read_timeout", READ_TIMEOUT_S)
+        super().__init__(**kwargs)
+        config = self.connection_config
+        # With use_env_settings on, requests applies NO_PROXY per URL; custom TLS stays with requests.
+        self._direct = not kwargs["use_env_settings"] and config.verify is True and config.cert is None
+        self._pool = urllib3.PoolManager(
+            num_pools=4, maxsize=POOL_SIZE, block=False, retries=False, ca_certs=certifi.where()
+        )
+
+    def close(self) -> None:
+        self._pool.clear()
+        super().close()
+
+    def send(  # type: ignore[override]
+        self,
+        request: Any,
+        *,
+        proxies: MutableMapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if not self._direct or proxies or not _plain(request, kwargs):
+            return super().send(request, proxies=proxies, **kwargs)
+        config = self.connection_config
+        connect = kwargs.pop("connection_timeout", config.timeout)
+        read = kwargs.pop("read_timeout", config.read_timeout)
+        try:
+            raw = self._pool.request(
+                request.method,
+                request.url,
+                body=request.content,
+                headers=dict(request.headers),
+                timeout=urllib3.Timeout(connect=connect, read=read),
+                redirect=False,
+                preload_content=True,
+            )
+        except (NewConnectionError, SSLError) as err:  # before ConnectTimeoutError: its subclass
+            raise ServiceRequestError(err, error=err) from err
+        except ConnectTimeoutError as err:
+            raise ServiceRequestTimeoutError(err, error=err) from err
+        except ReadTimeoutError as err:
+            raise ServiceResponseTimeoutError(err, error=err) from err
+        except ProtocolError as err:
+            raise ServiceResponseError(err, error=err) from err
+        except HTTPError as err:
+            raise ServiceResponseError(err, error=err) from err
+        return _Response(request, raw)
+
+
+def _plain(request: Any, kwargs: dict[str, Any]) -> bool:
+    """A request the direct path sends as requests would: the rest type, its body in memory, no
+    per-call TLS or streaming options."""
+    if not isinstance(request, HttpRequest) or kwargs.get("stream"):
+        return False
+    if any(kwargs.get(k) is not None for k in ("connection_verify", "connection_cert")):
+        return False
+    body = request.content
+    return body is None or isinstance(body, (bytes, str))
