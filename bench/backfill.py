@@ -13,9 +13,11 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import IO, Any
 
 import httpx
 import psutil
@@ -64,19 +66,55 @@ def seed_mix(stack: LocalStack, records: int) -> dict[str, int]:
 
 
 class CpuSplit:
-    """CPU seconds each process of the run used from construction to `used()`: where the time goes."""
+    """CPU seconds each probe counted from construction to `used()`: where the time goes. A probe is
+    a process's CPU (`process_cpu`) or a part of one (the local host's own CPU in the backfill process
+    and the workers, which in Azure is the Functions host's, not the app's)."""
 
-    def __init__(self, **processes: psutil.Process) -> None:
-        self.processes = processes
-        self.start = {name: self._cpu(p) for name, p in processes.items()}
+    def __init__(self, **probes: Callable[[], float]) -> None:
+        self.probes = probes
+        self.start = {name: probe() for name, probe in probes.items()}
 
-    @staticmethod
-    def _cpu(process: psutil.Process) -> float:
+    def used(self) -> dict[str, float]:
+        return {name: round(probe() - self.start[name], 3) for name, probe in self.probes.items()}
+
+
+def process_cpu(process: psutil.Process) -> Callable[[], float]:
+    def probe() -> float:
         times = process.cpu_times()
         return float(times.user + times.system)
 
-    def used(self) -> dict[str, float]:
-        return {name: round(self._cpu(p) - self.start[name], 3) for name, p in self.processes.items()}
+    return probe
+
+
+class _ChildOutput:
+    """The backfill process's stdout, read on a thread: the latest of its `host_cpu` lines, every
+    other line kept."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self.host_cpu = 0.0
+        self.started = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(stream,), name="child-out", daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            text = line.strip()
+            if text.startswith("host_cpu "):
+                self.host_cpu = float(text.split()[1])
+                continue
+            self.lines.append(text)
+            if text.startswith("started "):
+                self.started.set()
+
+    def started_at(self, timeout: float) -> float:
+        if not self.started.wait(timeout):
+            raise BenchTimeout(f"the backfill process did not start in {timeout:.0f}s")
+        return float(next(line for line in self.lines if line.startswith("started ")).split()[1])
+
+    def rest(self, timeout: float) -> str:
+        self._thread.join(timeout)
+        return "\n".join(self.lines)
 
 
 def work_cpu_until_settled(stack: LocalStack, cpu: CpuSplit) -> dict[str, float]:
@@ -102,7 +140,9 @@ def work_cpu_until_settled(stack: LocalStack, cpu: CpuSplit) -> dict[str, float]
 def _opportunity_count(stack: LocalStack) -> int:
     """COUNT() through the control API: cheap for the simulator even at 10,000 records."""
     response = httpx.post(
-        f"{stack.sf_sim.base_url}/_sim/query", json={"q": "SELECT COUNT() FROM Opportunity"}, timeout=30
+        f"{stack.sf_sim.base_url}/_sim/query",
+        json={"q": "SELECT COUNT() FROM Opportunity WHERE Referral_Id__c != null"},  # not the floor's
+        timeout=30,
     )
     response.raise_for_status()
     return int(response.json()["totalSize"])
@@ -147,17 +187,43 @@ def wait_settled(
     raise BenchTimeout(f"the stack did not settle within {timeout:.0f}s")
 
 
-def floor_cpu_ms(stack: LocalStack, pairs: int = 200) -> float:
+def floor_cpu_ms(stack: LocalStack, opportunity: str, pairs: int = 200) -> float:
     """CPU of the floor operations — one bare Partner Center GET and one Salesforce update through
     the app's own clients — per pair, in a process of its own (`bench.floor_process`): the median of
     its five batches."""
     env = {**os.environ, **stack.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-m", "bench.floor_process", "--sf-port", str(stack.sf_sim.port),
-         "--pairs", str(pairs)],
+         "--pairs", str(pairs), "--opportunity", opportunity],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True,
     )  # fmt: skip
     return round(float(json.loads(done.stdout.strip().splitlines()[-1])["floor_cpu_ms"]), 2)
+
+
+@dataclass
+class _Progress:
+    curve: list[tuple[float, int, float]] = field(default_factory=list)  # (s, records done, child MB)
+    pc_samples: list[tuple[float, int]] = field(default_factory=list)  # (s, Partner Center calls so far)
+    worker_peak: float = 0.0
+
+    @classmethod
+    def until_done(  # noqa: PLR0917 - the run's parts it samples
+        cls, stack: LocalStack, records: int, started: float, timeout: float, child: psutil.Process,
+        workers: list[psutil.Process],
+    ) -> _Progress:  # fmt: skip
+        """Sample the run until every referral has its opportunity."""
+        progress, done = cls(), 0
+        while done < records:
+            if time.time() - started > timeout:
+                raise BenchTimeout(f"backfill of {records}: {done} done after {timeout:.0f}s")
+            time.sleep(SAMPLE_SECONDS)
+            done = _opportunity_count(stack)
+            progress.pc_samples.append((time.time() - started, _pc_total(stack)))
+            rss = round(child.memory_info().rss / 2**20, 1)
+            progress.curve.append((round(time.time() - started, 2), done, rss))
+            for worker in workers:
+                progress.worker_peak = max(progress.worker_peak, worker.memory_info().rss / 2**20)
+        return progress
 
 
 def measure(
@@ -174,6 +240,10 @@ def measure(
     settings = {**QUIET_TIMERS, **(extra_settings or {})}
     with LocalStack(start_host=False, extra_settings=settings) as stack:
         seeded = seed_mix(stack, records)
+        # The floor before and after the backfill (its calls before the counters are reset): this
+        # machine's speed drifts over minutes, and a floor taken only on one side would carry it.
+        floor_opportunity = stack.sf.create_opportunity("Floor measurement")  # Sync off: never polled
+        floor_before = floor_cpu_ms(stack, floor_opportunity)
         workers = [spawn_worker(stack.environ, stack.sf_sim.port, warm=True) for _ in range(extra_workers)]
         worker_procs = [psutil.Process(w.pid) for w in workers]
         stack.sf.reset_counters()
@@ -185,52 +255,51 @@ def measure(
             cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert child.stdout is not None
-        started = float(child.stdout.readline().split()[1])
+        output = _ChildOutput(child.stdout)
+        started = output.started_at(timeout=120)
         proc = psutil.Process(child.pid)
         assert stack.azurite.process is not None
         azurite = psutil.Process(stack.azurite.process.pid)
         cpu = CpuSplit(
-            child=proc, simulators=psutil.Process(), azurite=azurite,
-            **{f"worker{n + 2}": p for n, p in enumerate(worker_procs)},
+            child=process_cpu(proc), simulators=process_cpu(psutil.Process()),
+            azurite=process_cpu(azurite), child_host=lambda: output.host_cpu,
+            **{f"worker{n + 2}": process_cpu(p) for n, p in enumerate(worker_procs)},
+            **{f"worker{n + 2}_host": _worker_host_cpu(w) for n, w in enumerate(workers)},
         )  # fmt: skip
-        curve: list[tuple[float, int, float]] = []  # (seconds, records done, child RSS MB)
-        pc_samples: list[tuple[float, int]] = []  # (seconds, Partner Center calls so far)
-        worker_peak = 0.0
-        done = 0
         try:
-            while done < records:
-                if time.time() - started > timeout:
-                    raise BenchTimeout(f"backfill of {records}: {done} done after {timeout:.0f}s")
-                time.sleep(SAMPLE_SECONDS)
-                done = _opportunity_count(stack)
-                pc_samples.append((time.time() - started, _pc_total(stack)))
-                curve.append(
-                    (round(time.time() - started, 2), done, round(proc.memory_info().rss / 2**20, 1))
-                )
-                for worker in worker_procs:
-                    worker_peak = max(worker_peak, worker.memory_info().rss / 2**20)
+            progress = _Progress.until_done(stack, records, started, timeout, proc, worker_procs)
             finished = time.time()
             cpu_seconds = work_cpu_until_settled(stack, cpu)
         finally:
             child.terminate()
-            out, _ = child.communicate(timeout=60)
+            child.wait(timeout=60)
+            out = output.rest(timeout=10)
             for worker in workers:
                 worker.stop()
         pc_counts = {k: v for k, v in stack.pc.counters().items() if k != "POST /token"}
         sf = stack.sf.counters()
-        floor = floor_cpu_ms(stack)  # after the counts: its own GETs and updates are not the backfill's
+        # After the counts: its own GETs and updates are not the backfill's.
+        floor_after = floor_cpu_ms(stack, floor_opportunity)
+        floor = round((floor_before + floor_after) / 2, 2)
         enqueued_at, peak, invoked = _child_report(out, workers)
         seconds = finished - started
-        cpu_ms = 1000 * sum(cpu_seconds.values()) / records
-        app_cpu = sum(v for k, v in cpu_seconds.items() if k == "child" or k.startswith("worker"))
+        app = {"child", *(f"worker{n + 2}" for n in range(len(workers)))}  # the app's own processes
+        cpu_ms = 1000 * sum(v for k, v in cpu_seconds.items() if not k.endswith("_host")) / records
+        app_cpu = sum(v for k, v in cpu_seconds.items() if k in app)
+        host_cpu = sum(v for k, v in cpu_seconds.items() if k.endswith("_host"))
         sf_counts = {k: v for k, v in sf.items() if k not in ("token", "api_total")}
         return {
             # The issue #19 figures: all calls per record (reads too), app CPU against the floor's.
             "pc_total_calls_per_record": round(sum(pc_counts.values()) / records, 2),
             "sf_total_calls_per_record": round(sum(sf_counts.values()) / records, 2),
             "app_cpu_ms_per_record": round(1000 * app_cpu / records, 2),
+            # The same less the local host's own work (queue receive/delete, lease renewals, its HTTP
+            # server): what the app's Python worker does in Azure, where the Functions host does that.
+            "function_cpu_ms_per_record": round(1000 * (app_cpu - host_cpu) / records, 2),
+            "host_emulation_cpu_ms_per_record": round(1000 * host_cpu / records, 2),
             "floor_cpu_ms": floor,
-            "pc_peak_requests_per_s": peak_rate(pc_samples),
+            "floor_cpu_ms_before_after": [floor_before, floor_after],
+            "pc_peak_requests_per_s": peak_rate(progress.pc_samples),
             "records": records,
             "mode": "per-record" if per_record else "batch",
             "seeded": seeded,
@@ -241,7 +310,7 @@ def measure(
             # Function invocations until the stack settled, per record: the echoes' jobs included.
             "invocations_per_record": {k: round(v / records, 2) for k, v in sorted(invoked.items())},
             "worker_processes": 1 + extra_workers,
-            "extra_worker_peak_rss_mb": round(worker_peak, 1) if workers else None,
+            "extra_worker_peak_rss_mb": round(progress.worker_peak, 1) if workers else None,
             "sf_write_calls_per_record": round(sf_writes(sf) / records, 2),
             "sf_calls_per_record": {
                 k: round(v / records, 2) for k, v in sorted(sf.items()) if k not in ("token", "api_total")
@@ -251,8 +320,12 @@ def measure(
             # Everything here shares this machine's cores: CPU per record bounds the throughput.
             "cpu_ms_per_record": round(cpu_ms, 1),
             "cpu_bound_ceiling_records_per_s": round(1000 * (os.cpu_count() or 1) / cpu_ms, 1),
-            "curve": curve,
+            "curve": progress.curve,
         }
+
+
+def _worker_host_cpu(worker: WorkerProcess) -> Callable[[], float]:
+    return lambda: float(worker.stats.get("host_cpu", 0.0))
 
 
 def _child_report(out: str, workers: list[WorkerProcess]) -> tuple[float, float, dict[str, int]]:
@@ -272,7 +345,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     ordered = sorted(runs, key=lambda r: float(r["records_per_s"]))
     median = dict(ordered[len(ordered) // 2])
     keys = ("records_per_s", "pc_total_calls_per_record", "sf_total_calls_per_record",
-            "app_cpu_ms_per_record", "floor_cpu_ms", "peak_rss_mb")  # fmt: skip
+            "app_cpu_ms_per_record", "function_cpu_ms_per_record", "floor_cpu_ms", "peak_rss_mb")  # fmt: skip
     spread = {
         key: {
             "median": statistics.median(float(r[key]) for r in runs),
@@ -288,6 +361,14 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "pc_calls_per_record_by_kind": median["pc_calls_per_record"],
         "sf_calls_per_record_by_kind": median["sf_calls_per_record"],
         "cpu_ratio_to_floor": round(median["app_cpu_ms_per_record"] / median["floor_cpu_ms"], 1),
+        "function_cpu_ratio_to_floor": round(
+            median["function_cpu_ms_per_record"] / median["floor_cpu_ms"], 1
+        ),
+        # Each run's ratios (its own floor): the spread the median run's ratio sits in.
+        "cpu_ratio_by_run": [round(r["app_cpu_ms_per_record"] / r["floor_cpu_ms"], 2) for r in runs],
+        "function_cpu_ratio_by_run": [
+            round(r["function_cpu_ms_per_record"] / r["floor_cpu_ms"], 2) for r in runs
+        ],
         "spread": spread,
         "runs": [{key: r[key] for key in keys} for r in runs],
     }

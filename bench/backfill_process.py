@@ -3,8 +3,9 @@ unless --per-record) runs while the local host runs every function in this same 
 worker, the Partner Center webhook (on the stack's callback port, so the echoes of the backfill's
 own writes arrive and are counted) and the Salesforce poll timer — so its peak RSS covers the
 backfill and the workers. Prints `started <epoch>` before the backfill, `enqueued <n>`
-after it, and `{"peak_rss_mb": ..., "invocations": {function: count}}` as its last line once
-SIGTERM asks it to stop."""
+after it, `host_cpu <seconds>` every 0.2 s (the local host's own CPU: `LocalFunctionsHost.host_cpu_seconds`),
+and `{"peak_rss_mb": ..., "invocations": {function: count}}` as its last line once SIGTERM asks it to
+stop."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from shared.config import get_settings
 from shared.ops.backfill import Source, backfill
 from shared.ops.ops_clients import OpsClients
 from shared.salesforce.salesforce_client import SalesforceClient
+
+HOST_CPU_INTERVAL = 0.2
 
 
 def peak_rss_kib() -> int:
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         with OpsClients(settings, make_sf=api_clients.salesforce) as ops:
             ops.pc.warm_up()
             print(f"started {time.time()}", flush=True)
+            threading.Thread(target=_report_host_cpu, args=(host, stop), daemon=True).start()
             report = backfill(
                 settings, ops, since=datetime.now(UTC) - timedelta(days=1), source=Source.PC, restart=True,
                 per_record=args.per_record,
@@ -74,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     peak = round(peak_rss_kib() / 1024, 1)
     print(json.dumps({"peak_rss_mb": peak, "invocations": invocations}), flush=True)
     return 0
+
+
+def _report_host_cpu(host: LocalFunctionsHost, stop: threading.Event) -> None:
+    while not stop.wait(HOST_CPU_INTERVAL):
+        print(f"host_cpu {host.host_cpu_seconds():.4f}", flush=True)
 
 
 if __name__ == "__main__":

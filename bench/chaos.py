@@ -160,7 +160,7 @@ class Workers:
         total = {"invocations": 0, "failures": 0, "poisoned": 0}
         for worker in self.live + self.retired:
             for key in total:
-                total[key] += worker.stats.get(key, 0)
+                total[key] += int(worker.stats.get(key, 0))
         return total
 
     def stop(self) -> None:

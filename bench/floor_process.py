@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sf-port", type=int, required=True)
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--opportunity", required=True, help="an opportunity the poll ignores (Sync off)")
     args = parser.parse_args(argv)
     get_settings.cache_clear()
     settings = get_settings()
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     pc = api_clients.partner_center(settings)
     sf = api_clients.salesforce(settings)
     referral_id = str(next(iter(pc.iter_referrals(top=1))).id)
-    opportunity = sf.query("SELECT Id FROM Opportunity LIMIT 1")[0]["Id"]
+    opportunity = args.opportunity
 
     def pair() -> None:
         pc.get_referral(referral_id)

@@ -128,11 +128,32 @@ class HostStats:
     invocations: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     poisoned: dict[str, int] = field(default_factory=dict)
+    # CPU seconds of the host's own work (queue polling, receive, delete, lease renewals), not the
+    # functions': in Azure that is the Functions host's process, not the app's Python worker.
+    host_cpu: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, bucket: dict[str, int], name: str) -> None:
         with self.lock:
             bucket[name] = bucket.get(name, 0) + 1
+
+    def add_host_cpu(self, seconds: float) -> None:
+        with self.lock:
+            self.host_cpu += seconds
+
+
+class _HostClock:
+    """The calling thread's CPU since the last tick, added to the host's own CPU."""
+
+    def __init__(self, stats: HostStats) -> None:
+        self.stats = stats
+        self.mark = time.thread_time()
+
+    def tick(self, less: float = 0.0) -> None:
+        """Add the CPU since the last tick, less `less` seconds of it that were a function's."""
+        now = time.thread_time()
+        self.stats.add_host_cpu(max(now - self.mark - less, 0.0))
+        self.mark = now
 
 
 class LocalFunctionsHost:
@@ -160,13 +181,22 @@ class LocalFunctionsHost:
         self.processing_lease_seconds = processing_lease_seconds
         self.stats = HostStats()
         self._stop = threading.Event()
-        self._leases = _LeaseKeeper(processing_lease_seconds, self._stop)
+        self._leases = _LeaseKeeper(processing_lease_seconds, self._stop, self.stats)
         self._threads: list[threading.Thread] = []
         self._server: uvicorn.Server | None = None
         self._clients: dict[tuple[str, str], QueueClient] = {}
         self._clients_lock = threading.Lock()
+        self._http_thread: threading.Thread | None = None
 
     # ---------------------------------------------------------------- lifecycle
+    def host_cpu_seconds(self) -> float:
+        """CPU the host's own work used so far, not the functions': the queue loops, message deletes,
+        lease renewals and the HTTP server's thread (which parses requests and writes responses; the
+        functions run on other threads). In Azure this is the Functions host's process."""
+        with self.stats.lock:
+            own = self.stats.host_cpu
+        return own + _thread_cpu(self._http_thread)
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
@@ -217,7 +247,7 @@ class LocalFunctionsHost:
             Starlette(routes=routes), host="127.0.0.1", port=self.http_port, log_level="warning"
         )
         self._server = uvicorn.Server(config)
-        thread = threading.Thread(target=self._server.run, name="host-http", daemon=True)
+        thread = self._http_thread = threading.Thread(target=self._server.run, name="host-http", daemon=True)
         thread.start()
         self._threads.append(thread)
         wait_listening(self.http_port)
@@ -283,7 +313,9 @@ class LocalFunctionsHost:
         inflight = threading.Semaphore(qs.batch_size + qs.new_batch_threshold)
         pool = ThreadPoolExecutor(max_workers=qs.batch_size + qs.new_batch_threshold, thread_name_prefix=name)
         delay = 0.05
+        clock = _HostClock(self.stats)
         while not self._stop.is_set():
+            clock.tick()
             try:
                 messages = list(
                     queue.receive_messages(
@@ -319,6 +351,7 @@ class LocalFunctionsHost:
         name = _name(function)
         raw: str = message.content
         qs = self.queue_settings
+        clock, in_function = _HostClock(self.stats), 0.0
         lease = self._leases.hold(queue, message)
         if message.dequeue_count > qs.max_dequeue_count:
             # Failed maxDequeueCount times but could not be moved to the poison queue then: move it
@@ -328,6 +361,7 @@ class LocalFunctionsHost:
                 self._to_poison(name, queue, poison, message, receipt, raw, "earlier move failed")
             finally:
                 inflight.release()
+                clock.tick()
             return
         try:
             self.stats.count(self.stats.invocations, name)
@@ -341,7 +375,11 @@ class LocalFunctionsHost:
                 expiration_time=message.expires_on,
                 time_next_visible=message.next_visible_on,
             )
-            _, outputs = _call(function, trigger_value)
+            started = time.thread_time()
+            try:
+                _, outputs = _call(function, trigger_value)
+            finally:
+                in_function = time.thread_time() - started
             receipt = self._leases.release(lease)
             self._send_outputs(function, outputs)
             queue.delete_message(message.id, receipt)
@@ -353,6 +391,7 @@ class LocalFunctionsHost:
             )
         finally:
             inflight.release()
+            clock.tick(less=in_function)
 
     def _fail(
         self,
@@ -472,9 +511,10 @@ class _LeaseKeeper:
     """Keeps running messages invisible, as the host does, by renewing each at half the lease: one
     thread for every message in flight (a thread per message would cost more than a short job)."""
 
-    def __init__(self, lease_seconds: float, stop: threading.Event) -> None:
+    def __init__(self, lease_seconds: float, stop: threading.Event, stats: HostStats) -> None:
         self.lease_seconds = lease_seconds
         self._stop = stop
+        self._stats = stats
         self._lock = threading.Lock()
         self._held: dict[int, _Lease] = {}
         self._thread: threading.Thread | None = None
@@ -498,7 +538,9 @@ class _LeaseKeeper:
             return lease.receipt
 
     def _run(self) -> None:
+        clock = _HostClock(self._stats)
         while not self._stop.wait(min(self.lease_seconds / 4, 1.0)):
+            clock.tick()
             now = time.monotonic()
             with self._lock:
                 for key, lease in list(self._held.items()):
@@ -532,6 +574,16 @@ def _trigger(function: func.Function) -> Any:
 
 def _name(function: func.Function) -> str:
     return str(function.get_function_name())
+
+
+def _thread_cpu(thread: threading.Thread | None) -> float:
+    """A running thread's CPU seconds (Linux and other POSIX systems with per-thread clocks)."""
+    if thread is None or thread.ident is None or not hasattr(time, "pthread_getcpuclockid"):
+        return 0.0
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    except OSError:  # it ended
+        return 0.0
 
 
 def _available(semaphore: threading.Semaphore) -> int:

@@ -4,7 +4,8 @@ side are how the chaos run gets truly concurrent workers (and one to SIGKILL mid
 
 Run `python -m devstack.worker_process --sf-port PORT [--lease-seconds S]` with the stack's app
 settings in the environment; it prints `ready` once the queue loop runs, then one `stats <json>` line
-per `--stats-interval` seconds (invocations so far), and stops cleanly on SIGTERM or SIGINT.
+per `--stats-interval` seconds (invocations so far, the host's own CPU), and stops cleanly on SIGTERM
+or SIGINT.
 `spawn_worker` starts one from Python and waits for `ready`.
 """
 
@@ -61,13 +62,15 @@ def run_worker(
     print("stats " + json.dumps(_stats(host)), flush=True)
 
 
-def _stats(host: object) -> dict[str, int]:
+def _stats(host: object) -> dict[str, float]:
     stats = getattr(host, "stats")  # noqa: B009 - typed loosely to keep the imports lazy
+    host_cpu = round(getattr(host, "host_cpu_seconds")(), 4)  # noqa: B009
     with stats.lock:
         return {
             "invocations": sum(stats.invocations.values()),
             "failures": sum(stats.failures.values()),
             "poisoned": sum(stats.poisoned.values()),
+            "host_cpu": host_cpu,
         }
 
 
@@ -78,7 +81,7 @@ class WorkerProcess:
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.process = process
         self.pid = process.pid
-        self.stats: dict[str, int] = {}
+        self.stats: dict[str, float] = {}
         self.ready = threading.Event()
         self._reader = threading.Thread(target=self._read, name=f"worker-{process.pid}-out", daemon=True)
         self._reader.start()

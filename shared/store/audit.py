@@ -103,7 +103,7 @@ class AuditEntry:
 
 def write(settings: Settings, entry: AuditEntry) -> None:
     entity = entry.to_entity()
-    tables.call(settings, settings.audit_table, lambda client: client.create_entity(entity))
+    tables.call(settings, settings.audit_table, lambda client: client.create_entity(entity, **tables.NO_ECHO))
 
 
 _BATCH = 100  # "Performing entity group transactions": at most 100 operations, one partition
@@ -123,7 +123,7 @@ def write_many(settings: Settings, entries: Sequence[AuditEntry]) -> None:
 
 def _write_chunk(settings: Settings, chunk: list[dict[str, Any]]) -> None:
     def transaction(client: TableClient) -> object:
-        return client.submit_transaction([("create", entity) for entity in chunk])
+        return client.submit_transaction([("create", entity, tables.NO_ECHO) for entity in chunk])
 
     try:
         tables.call(settings, settings.audit_table, transaction)
@@ -134,7 +134,7 @@ def _write_chunk(settings: Settings, chunk: list[dict[str, Any]]) -> None:
 
 
 def _create(client: TableClient, *, entity: dict[str, Any]) -> object:
-    return client.create_entity(entity)
+    return client.create_entity(entity, **tables.NO_ECHO)
 
 
 def recent(settings: Settings, *, days: int = 2, outcome: Outcome | None = None) -> Iterator[AuditEntry]:

@@ -66,7 +66,7 @@ def _take(settings: Settings, key: str, ttl_seconds: int) -> str:
         "Owner": owner,
     }  # fmt: skip
     try:
-        return str(client.create_entity(entity)["etag"])
+        return str(client.create_entity(entity, **tables.NO_ECHO)["etag"])
     except ResourceExistsError:
         pass
     except ServiceResponseError:

@@ -161,7 +161,7 @@ def save(settings: Settings, link: Link) -> Link:
                 entity, mode=UpdateMode.REPLACE, etag=link.etag, match_condition=MatchConditions.IfNotModified
             ))  # fmt: skip
         try:
-            return dict(client.create_entity(entity))
+            return dict(client.create_entity(entity, **tables.NO_ECHO))
         except ResourceExistsError:
             # A claim-only entity whose claim is over (its holder saved nothing) is no link: replace it.
             current = client.get_entity(link.referral_id, ROW)

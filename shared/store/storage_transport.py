@@ -6,9 +6,9 @@ header re-validation): about a quarter of the CPU of each Table or Queue call th
 backfilled record makes several. Storage calls need none of it: no cookies, no redirects (azure-core
 follows them itself), no proxy from the environment (read once, `storage_clients.transport_options`).
 So a plain request (an `azure.core.rest.HttpRequest` with a body in memory, not streamed, no proxy)
-goes to one urllib3 pool manager, and its answer is read whole, as azure-core's own transport reads
-every non-streamed answer; anything else (a proxy, a file upload, a streamed download, the legacy
-request type) takes the inherited requests path unchanged.
+goes to its origin's urllib3 connection pool, and its answer is read whole, as azure-core's own
+transport reads every non-streamed answer; anything else (a proxy, a file upload, a streamed
+download, the legacy request type) takes the inherited requests path unchanged.
 
 Errors map as azure-core's requests transport maps them (its retry policy tells them apart):
 connecting fails → `ServiceRequestError` (timeout: `ServiceRequestTimeoutError`), the answer breaks
@@ -84,10 +84,23 @@ class StorageTransport(RequestsTransport):  # type: ignore[misc] # the package e
         self._pool = urllib3.PoolManager(
             num_pools=4, maxsize=POOL_SIZE, block=False, retries=False, ca_certs=certifi.where()
         )
+        self._origins: dict[str, urllib3.HTTPConnectionPool] = {}
 
     def close(self) -> None:
         self._pool.clear()
+        self._origins.clear()
         super().close()
+
+    def _connections(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
+        """The origin's connection pool (looked up by the URL's text: the pool manager parses and
+        normalises every URL it is given) and the request target."""
+        scheme, _, rest = url.partition("://")
+        host, _, target = rest.partition("/")
+        origin = f"{scheme}://{host}"
+        pool = self._origins.get(origin)
+        if pool is None:
+            pool = self._origins.setdefault(origin, self._pool.connection_from_url(origin))
+        return pool, f"/{target}"
 
     def send(  # type: ignore[override]
         self,
@@ -101,14 +114,17 @@ class StorageTransport(RequestsTransport):  # type: ignore[misc] # the package e
         config = self.connection_config
         connect = kwargs.pop("connection_timeout", config.timeout)
         read = kwargs.pop("read_timeout", config.read_timeout)
+        pool, target = self._connections(request.url)
         try:
-            raw = self._pool.request(
+            raw = pool.urlopen(
                 request.method,
-                request.url,
+                target,
                 body=request.content,
                 headers=dict(request.headers),
                 timeout=urllib3.Timeout(connect=connect, read=read),
                 redirect=False,
+                retries=False,
+                assert_same_host=False,
                 preload_content=True,
             )
         except (NewConnectionError, SSLError) as err:  # before ConnectTimeoutError: its subclass

@@ -21,6 +21,10 @@ log = logging.getLogger("cosell_sync.store")
 _lock = threading.Lock()
 _ready: set[tuple[str, str]] = set()
 _clients: dict[tuple[str, str], TableClient] = {}
+# Keyword arguments of an insert whose answer is only its ETag: the service answers 204 without echoing
+# the entity back ("Setting the Prefer header to manage response echo on insert operations", Learn:
+# https://learn.microsoft.com/rest/api/storageservices/setting-the-prefer-header-to-manage-response-echo-on-insert-operations).
+NO_ECHO: dict[str, Any] = {"response_preference": "return-no-content"}
 
 
 def _key(settings: Settings, name: str) -> tuple[str, str]:

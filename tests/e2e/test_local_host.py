@@ -182,3 +182,42 @@ def test_a_message_running_longer_than_its_lease_is_kept_invisible_and_runs_once
         time.sleep(1.0)
     assert runs == [1]  # never re-delivered while it ran, deleted with its renewed receipt
     assert host.stats.failures == {}
+
+
+def test_the_hosts_own_cpu_is_counted_apart_from_the_functions(azurite):
+    """`host_cpu_seconds`: the host's queue loop, deletes, lease renewals and HTTP server, not the
+    CPU the functions burn (which the benchmark counts as the app's)."""
+    burn_each = 0.25
+    done: list[int] = []
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    def burn() -> None:
+        until = time.thread_time() + burn_each
+        while time.thread_time() < until:
+            pass
+
+    @app.function_name("busy")
+    @app.queue_trigger(arg_name="msg", queue_name="busy", connection="AzureWebJobsStorage")
+    def busy(msg: func.QueueMessage) -> None:
+        burn()
+        done.append(1)
+
+    @app.function_name("busy_http")
+    @app.route(route="busy", methods=["POST"])
+    def busy_http(req: func.HttpRequest) -> func.HttpResponse:
+        burn()
+        return func.HttpResponse("ok")
+
+    conn = azurite.connection_string
+    client = QueueClient.from_connection_string(conn, "busy")
+    with contextlib.suppress(ResourceExistsError):
+        client.create_queue()
+    for i in range(4):
+        client.send_message(base64.b64encode(str(i).encode()).decode())
+    host = LocalFunctionsHost(app, host_json=HOST_JSON, environ={"AzureWebJobsStorage": conn})
+    with host:
+        for _ in range(2):
+            assert httpx.post(f"{host.base_url}/api/busy", timeout=10).status_code == 200
+        wait_for(lambda: len(done) == 4)
+        own = host.host_cpu_seconds()
+    assert 0 < own < burn_each  # six functions burnt 1.5 s between them; the host a fraction of one

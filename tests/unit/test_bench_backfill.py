@@ -14,7 +14,8 @@ def test_summary_takes_the_median_run_and_the_spread() -> None:
     def run(rate: float) -> dict[str, object]:
         return {
             "records_per_s": rate, "pc_total_calls_per_record": 1.0, "sf_total_calls_per_record": 2.0,
-            "app_cpu_ms_per_record": 10.0, "floor_cpu_ms": 2.5, "peak_rss_mb": 100.0,
+            "app_cpu_ms_per_record": 10.0, "function_cpu_ms_per_record": 9.0, "floor_cpu_ms": 2.5,
+            "peak_rss_mb": 100.0,
             "pc_calls_per_record": {}, "sf_calls_per_record": {},
         }  # fmt: skip
 
@@ -22,4 +23,6 @@ def test_summary_takes_the_median_run_and_the_spread() -> None:
     assert summary["records_per_s"] == 60.0
     assert summary["spread"]["records_per_s"] == {"median": 60.0, "min": 50.0, "max": 70.0}
     assert summary["cpu_ratio_to_floor"] == 4.0
+    assert summary["function_cpu_ratio_to_floor"] == 3.6
+    assert summary["cpu_ratio_by_run"] == [4.0, 4.0, 4.0]
     assert len(summary["runs"]) == 3
