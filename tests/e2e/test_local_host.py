@@ -45,6 +45,16 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+def queue_with_messages(conn: str, name: str, count: int) -> QueueClient:
+    """Queue `name` (created when missing) holding `count` more base64 messages "0", "1", ..."""
+    client = QueueClient.from_connection_string(conn, name)
+    with contextlib.suppress(ResourceExistsError):
+        client.create_queue()
+    for i in range(count):
+        client.send_message(base64.b64encode(str(i).encode()).decode())
+    return client
+
+
 def build_app(seen: list[tuple[str, int]], timer_runs: list[bool]) -> func.FunctionApp:
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -149,11 +159,7 @@ def test_messages_are_processed_concurrently_up_to_the_batch_limits(azurite):
         done.append(1)
 
     conn = azurite.connection_string
-    client = QueueClient.from_connection_string(conn, "slow")
-    with contextlib.suppress(ResourceExistsError):
-        client.create_queue()
-    for i in range(8):
-        client.send_message(base64.b64encode(str(i).encode()).decode())
+    queue_with_messages(conn, "slow", 8)
     with LocalFunctionsHost(app, host_json=HOST_JSON, environ={"AzureWebJobsStorage": conn}):
         wait_for(lambda: len(done) == 8)
     assert 2 <= peak <= 3  # batchSize + newBatchThreshold
@@ -209,11 +215,7 @@ def test_the_hosts_own_cpu_is_counted_apart_from_the_functions(azurite):
         return func.HttpResponse("ok")
 
     conn = azurite.connection_string
-    client = QueueClient.from_connection_string(conn, "busy")
-    with contextlib.suppress(ResourceExistsError):
-        client.create_queue()
-    for i in range(4):
-        client.send_message(base64.b64encode(str(i).encode()).decode())
+    queue_with_messages(conn, "busy", 4)
     host = LocalFunctionsHost(app, host_json=HOST_JSON, environ={"AzureWebJobsStorage": conn})
     with host:
         for _ in range(2):
