@@ -5,9 +5,13 @@ connection raises the same azure-core error either way (the SDKs' retry policies
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +26,10 @@ from azure.core.exceptions import (
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from azure.data.tables import UpdateMode
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from shared.store import tables
 from shared.store.storage_clients import queue_client
@@ -109,6 +117,38 @@ def test_a_failing_connection_raises_what_azure_cores_requests_transport_raises(
             transport.send(HttpRequest("GET", f"http://{address}/"))
 
 
+@pytest.mark.parametrize("transport_class", [StorageTransport, RequestsTransport])
+def test_a_certificate_nobody_vouches_for_is_refused(tmp_path, transport_class: type[RequestsTransport]):
+    """Azure is reached over HTTPS: the direct path verifies certificates as requests does."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+    refused = r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"
+    with _server("answer", tls=context) as address, pytest.raises(ServiceRequestError, match=refused):
+        transport_class(connection_timeout=5, read_timeout=5).send(HttpRequest("GET", f"https://{address}/"))
+
+
+def _self_signed(folder: Path) -> tuple[str, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
 def test_answers_are_read_whole_and_the_connection_is_reused():
     with _server("answer") as address:
         transport = StorageTransport()
@@ -133,8 +173,9 @@ class _server:
     """A one-behaviour HTTP server on loopback: 'answer' (200 "ok", keep-alive), 'close' (reads the
     request and hangs up), 'hang' (reads it and never answers), 'refuse' (nothing listening)."""
 
-    def __init__(self, behaviour: str) -> None:
+    def __init__(self, behaviour: str, tls: ssl.SSLContext | None = None) -> None:
         self.behaviour = behaviour
+        self.tls = tls
         self.stop = threading.Event()
         self.sock: socket.socket | None = None
 
@@ -165,6 +206,12 @@ class _server:
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                conn.close()
+                return  # the client refused our certificate
         with conn:
             for request in _requests(conn):
                 if self.behaviour == "close":
