@@ -290,7 +290,7 @@ class LocalFunctionsHost:
             raise KeyError(f"queue trigger connection setting {connection} is not set")
         key = (conn, queue_name)
         with self._clients_lock:
-            if key not in self._clients:  # with the app's transport (Azure's host is not Python at all)
+            if key not in self._clients:  # built once, with the app's Storage transport
                 options = transport_options()
                 self._clients[key] = QueueClient.from_connection_string(conn, queue_name, **options)
             return self._clients[key]

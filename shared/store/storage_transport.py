@@ -16,11 +16,14 @@ connecting fails → `ServiceRequestError` (timeout: `ServiceRequestTimeoutError
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import certifi
 import urllib3
+import urllib3.connection
 from azure.core.exceptions import (
     ServiceRequestError,
     ServiceRequestTimeoutError,
@@ -40,10 +43,40 @@ from urllib3.exceptions import (
 )
 
 POOL_SIZE = 32  # connections kept per host: the backfill's Storage threads and the host's workers
+# A kept connection idle this long is not reused. A server may close an idle keep-alive connection
+# just as a request goes out on it (Azurite runs on Node: `server.keepAliveTimeout`, 5 s by default,
+# https://nodejs.org/api/http.html#serverkeepalivetimeout; Azure Load Balancer drops idle flows
+# after 4 minutes by default, https://learn.microsoft.com/azure/load-balancer/load-balancer-tcp-reset):
+# the request then fails, and azure-core does not retry a POST (an insert, a queue send) after a
+# broken connection. Well below 5 s, so Azurite's close never races a request (a full test run hit
+# it twice in four before this).
+IDLE_REUSE_LIMIT_S = 3.0
 # azure-storage-queue's defaults for the transport it builds (a client given one applies none):
 # the Table client alone would wait 300 s for a dead connection.
 CONNECT_TIMEOUT_S = 20
 READ_TIMEOUT_S = 60
+
+
+class _FreshConnection(urllib3.connection.HTTPConnection):
+    """A connection the pool reuses only while it is open and has been idle less than
+    IDLE_REUSE_LIMIT_S (urllib3 asks `is_connected` before it reuses a kept connection)."""
+
+    _answered_at = 0.0
+
+    @property
+    def is_connected(self) -> bool:
+        fresh = time.monotonic() - self._answered_at < IDLE_REUSE_LIMIT_S
+        return fresh and bool(super().is_connected)
+
+    def getresponse(self) -> urllib3.HTTPResponse:  # type: ignore[override] # as urllib3 declares it
+        try:
+            return super().getresponse()
+        finally:
+            self._answered_at = time.monotonic()
+
+
+class _FreshTLSConnection(_FreshConnection, urllib3.connection.HTTPSConnection):
+    pass
 
 
 def _whole(response: HttpResponseImpl, pipeline: Any = None, **kwargs: Any) -> Iterator[bytes]:
@@ -81,25 +114,34 @@ class StorageTransport(RequestsTransport):  # type: ignore[misc] # the package e
         config = self.connection_config
         # With use_env_settings on, requests applies NO_PROXY per URL; custom TLS stays with requests.
         self._direct = not kwargs["use_env_settings"] and config.verify is True and config.cert is None
-        self._pool = urllib3.PoolManager(
-            num_pools=4, maxsize=POOL_SIZE, block=False, retries=False, ca_certs=certifi.where()
-        )
         self._origins: dict[str, urllib3.HTTPConnectionPool] = {}
+        self._origins_lock = threading.Lock()
 
     def close(self) -> None:
-        self._pool.clear()
-        self._origins.clear()
+        with self._origins_lock:
+            pools, self._origins = list(self._origins.values()), {}
+        for pool in pools:
+            pool.close()
         super().close()
 
     def _connections(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
-        """The origin's connection pool (looked up by the URL's text: the pool manager parses and
-        normalises every URL it is given) and the request target."""
+        """The origin's connection pool, kept for the transport's life and looked up by the URL's
+        text (a pool manager parses and normalises every URL, and may evict a pool), and the request
+        target."""
         scheme, _, rest = url.partition("://")
         host, _, target = rest.partition("/")
         origin = f"{scheme}://{host}"
         pool = self._origins.get(origin)
         if pool is None:
-            pool = self._origins.setdefault(origin, self._pool.connection_from_url(origin))
+            with self._origins_lock:
+                pool = self._origins.get(origin)
+                if pool is None:
+                    tls = {"ca_certs": certifi.where()} if scheme == "https" else {}
+                    pool = urllib3.connection_from_url(
+                        origin, maxsize=POOL_SIZE, block=False, retries=False, **tls
+                    )
+                    pool.ConnectionCls = _FreshTLSConnection if tls else _FreshConnection
+                    self._origins[origin] = pool
         return pool, f"/{target}"
 
     def send(  # type: ignore[override]

@@ -9,6 +9,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared.store import tables
+from shared.store import storage_transport, tables
 from shared.store.storage_clients import queue_client
 from shared.store.storage_transport import StorageTransport
 
@@ -159,6 +160,21 @@ def test_answers_are_read_whole_and_the_connection_is_reused():
     assert _Server.connections == 1
 
 
+IDLE_CLOSE_S = 0.3
+
+
+def test_a_connection_idle_past_the_reuse_limit_is_not_reused(monkeypatch):
+    """The request goes out on a new connection rather than on one the server may be closing (a
+    broken POST is not retried by azure-core)."""
+    monkeypatch.setattr(storage_transport, "IDLE_REUSE_LIMIT_S", IDLE_CLOSE_S / 2)
+    with _server("idle-close") as address:
+        transport = StorageTransport()
+        transport.send(HttpRequest("POST", f"http://{address}/", content=b"first"))
+        time.sleep(IDLE_CLOSE_S * 2)
+        second = transport.send(HttpRequest("POST", f"http://{address}/", content=b"second"))
+    assert second.status_code == 200 and _Server.connections == 2
+
+
 def _dead() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -171,7 +187,9 @@ class _Server:
 
 class _server:
     """A one-behaviour HTTP server on loopback: 'answer' (200 "ok", keep-alive), 'close' (reads the
-    request and hangs up), 'hang' (reads it and never answers), 'refuse' (nothing listening)."""
+    request and hangs up), 'hang' (reads it and never answers), 'refuse' (nothing listening),
+    'idle-close' (answers, but hangs up on a request that comes after IDLE_CLOSE_S of quiet, as a
+    keep-alive timeout firing at that moment would)."""
 
     def __init__(self, behaviour: str, tls: ssl.SSLContext | None = None) -> None:
         self.behaviour = behaviour
@@ -212,15 +230,18 @@ class _server:
             except (ssl.SSLError, OSError):
                 conn.close()
                 return  # the client refused our certificate
+        answered = 0.0
         with conn:
-            for request in _requests(conn):
+            for _ in _requests(conn):
                 if self.behaviour == "close":
                     return
                 if self.behaviour == "hang":
                     self.stop.wait(5)
                     return
-                del request
+                if self.behaviour == "idle-close" and answered and time.monotonic() - answered > IDLE_CLOSE_S:
+                    return  # as a keep-alive timeout firing just as the request came in
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Test: yes\r\n\r\nok")
+                answered = time.monotonic()
 
 
 def _requests(conn: socket.socket) -> Iterator[bytes]:
