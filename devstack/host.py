@@ -3,8 +3,9 @@
 It reads each function's trigger metadata and reproduces the host semantics we rely on:
 - HTTP triggers served at `/<routePrefix>/<route>` with their methods;
 - queue triggers polled from Storage (Azurite) with host.json's `batchSize`, `newBatchThreshold`,
-  `maxPollingInterval`, `visibilityTimeout` after a failure, `maxDequeueCount`, then the original
-  message copied to `<queue>-poison`; base64 message encoding;
+  `maxPollingInterval` (between receives it waits as the host's queue listener does: `poll_delay`),
+  `visibilityTimeout` after a failure, `maxDequeueCount`, then the original message copied to
+  `<queue>-poison`; base64 message encoding;
 - timer triggers fired on their NCRONTAB schedule (seconds first, `%Setting%` resolved), once at
   start when `run_on_startup`, never overlapping (the host's singleton behaviour).
 Keys for `FUNCTION`/`ADMIN` auth levels are not enforced: only the real host holds keys.
@@ -43,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from devstack.poll_delay import PollDelay
 from devstack.ports import free_port, wait_listening
 from shared.store.storage_clients import transport_options
 
@@ -312,7 +314,7 @@ class LocalFunctionsHost:
         qs = self.queue_settings
         inflight = threading.Semaphore(qs.batch_size + qs.new_batch_threshold)
         pool = ThreadPoolExecutor(max_workers=qs.batch_size + qs.new_batch_threshold, thread_name_prefix=name)
-        delay = 0.05
+        delay = PollDelay(qs.max_polling_interval)
         clock = _HostClock(self.stats)
         while not self._stop.is_set():
             clock.tick()
@@ -332,10 +334,9 @@ class LocalFunctionsHost:
                 log.warning("queue %s: receive failed (%s); backing off", queue_name, exc)
                 messages = []
             if not messages:
-                self._stop.wait(delay)
-                delay = min(delay * 2, qs.max_polling_interval)
+                self._stop.wait(delay.next_wait())
                 continue
-            delay = 0.05
+            delay.found_messages()
             for message in messages:
                 inflight.acquire()
                 pool.submit(self._process_one, function, queue, poison, message, inflight)

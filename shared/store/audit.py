@@ -13,11 +13,11 @@ from functools import partial
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
-from azure.data.tables import TableClient, TableTransactionError
+from azure.data.tables import TableClient
 
 from shared.config import Settings
 from shared.errors import redact
-from shared.store import tables
+from shared.store import insert_batches, tables
 
 _MAX_TICKS = 10**19
 _ERROR_CHARS = 4000
@@ -106,7 +106,7 @@ def write(settings: Settings, entry: AuditEntry) -> None:
     tables.call(settings, settings.audit_table, lambda client: client.create_entity(entity, **tables.NO_ECHO))
 
 
-_BATCH = 100  # "Performing entity group transactions": at most 100 operations, one partition
+_BATCH = insert_batches.MAX_ROWS
 
 
 def write_many(settings: Settings, entries: Sequence[AuditEntry]) -> None:
@@ -122,12 +122,9 @@ def write_many(settings: Settings, entries: Sequence[AuditEntry]) -> None:
 
 
 def _write_chunk(settings: Settings, chunk: list[dict[str, Any]]) -> None:
-    def transaction(client: TableClient) -> object:
-        return client.submit_transaction([("create", entity, tables.NO_ECHO) for entity in chunk])
-
     try:
-        tables.call(settings, settings.audit_table, transaction)
-    except TableTransactionError:
+        tables.call(settings, settings.audit_table, partial(insert_batches.insert_all, entities=chunk))
+    except insert_batches.TransactionRefused:
         for entity in chunk:
             with contextlib.suppress(HttpResponseError):
                 tables.call(settings, settings.audit_table, partial(_create, entity=entity))

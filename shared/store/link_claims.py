@@ -31,11 +31,11 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceResponseError,
 )
-from azure.data.tables import TableClient, UpdateMode
+from azure.data.tables import TableClient
 
 from shared.config import Settings
 from shared.errors import ConflictError, TransientError
-from shared.store import links, tables
+from shared.store import entity_requests, links, tables
 from shared.store.links import CLAIM_EXPIRES, CLAIM_OWNER, Link, claim_live
 
 log = logging.getLogger("cosell_sync.store")
@@ -95,7 +95,7 @@ def try_take_new(settings: Settings, referral_id: str, *, ttl_seconds: int) -> L
             etag = _insert(client, referral_id, owner, expires)
         except ResourceExistsError:
             try:
-                return links.from_entity_or_none(client.get_entity(referral_id, _ROW))
+                return links.from_entity_or_none(*entity_requests.get(client, referral_id, _ROW))
             except ResourceNotFoundError:
                 return None
         except ServiceResponseError:
@@ -114,14 +114,12 @@ def _new_claim(ttl_seconds: int) -> tuple[str, datetime]:
 
 def _insert(client: TableClient, referral_id: str, owner: str, expires: datetime) -> str:
     entity = {"PartitionKey": referral_id, "RowKey": _ROW, CLAIM_OWNER: owner, CLAIM_EXPIRES: expires}
-    return str(client.create_entity(entity, **tables.NO_ECHO)["etag"])
+    return entity_requests.insert(client, entity)
 
 
 def _merge_claim(client: TableClient, referral_id: str, owner: str, expires: datetime, etag: str) -> str:
     entity = {"PartitionKey": referral_id, "RowKey": _ROW, CLAIM_OWNER: owner, CLAIM_EXPIRES: expires}
-    return str(client.update_entity(
-        entity, mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified
-    )["etag"])  # fmt: skip
+    return entity_requests.merge(client, entity, etag)
 
 
 def _take(
@@ -144,12 +142,11 @@ def _take(
             except ResourceExistsError:
                 pass
         try:
-            entity = client.get_entity(referral_id, _ROW)
+            entity, previous = entity_requests.get(client, referral_id, _ROW)
         except ResourceNotFoundError:
             raise _busy(referral_id, 0.2) from None  # deleted between our insert and read: try again
         if claim_live(entity.get(CLAIM_OWNER), entity.get(CLAIM_EXPIRES), now):
             raise _busy(referral_id, 2.0)
-        previous = str(entity.metadata["etag"])
         try:
             etag = _merge_claim(client, referral_id, owner, expires, previous)
         except (ResourceModifiedError, ResourceNotFoundError):
@@ -158,8 +155,8 @@ def _take(
         # The connection broke after a write was sent: it may have landed. Ours if it carries our
         # owner token (else we would wait out our own claim as if another worker held it).
         claim, entity = _settle(client, referral_id, owner, expires)
-        return claim, _claimed(links.from_entity_or_none(entity), claim)
-    link = links.from_entity_or_none(entity)
+        return claim, _claimed(links.from_entity_or_none(entity, claim.etag), claim)
+    link = links.from_entity_or_none(entity, previous)
     claim = LinkClaim(referral_id, owner, expires, etag, over=previous, placeholder=link is None)
     return claim, _claimed(link, claim)
 
@@ -175,14 +172,13 @@ def _claimed(link: Link | None, claim: LinkClaim) -> Link | None:
 def _settle(client: TableClient, referral_id: str, owner: str, expires: datetime) -> tuple[LinkClaim, Any]:
     """After a broken connection: the claim, if the entity carries our owner token."""
     try:
-        entity = client.get_entity(referral_id, _ROW)
+        entity, etag = entity_requests.get(client, referral_id, _ROW)
     except ResourceNotFoundError:
         broken = f"claiming ref-{referral_id} failed on a broken connection"
         raise TransientError(broken, retry_after=0.5) from None
     if entity.get(CLAIM_OWNER) != owner:
         raise _busy(referral_id, 1.0)
-    placeholder = links.from_entity_or_none(entity) is None
-    etag = str(entity.metadata["etag"])
+    placeholder = links.from_entity_or_none(entity, etag) is None
     return LinkClaim(referral_id, owner, expires, etag, over=None, placeholder=placeholder), entity
 
 
@@ -201,18 +197,15 @@ def save(
     if not release:
         entity.update({CLAIM_OWNER: claim.owner, CLAIM_EXPIRES: claim.expires})
 
-    def write(client: TableClient) -> dict[str, Any]:
-        return dict(client.update_entity(
-            entity, mode=UpdateMode.REPLACE, etag=claim.etag, match_condition=MatchConditions.IfNotModified
-        ))  # fmt: skip
+    def write(client: TableClient) -> str:
+        return entity_requests.replace(client, entity, claim.etag)
 
     try:
-        meta = tables.call(settings, settings.links_table, write)
+        etag = tables.call(settings, settings.links_table, write)
     except (ResourceModifiedError, ResourceNotFoundError) as exc:
         raise ConflictError(
             "the claim on this link was taken over", provider="storage", record_id=link.referral_id
         ) from exc
-    etag = str(meta.get("etag"))
     held = replace(claim, etag=etag, over=None, placeholder=False)
     saved = replace(link, etag=etag, synced_at=entity["SyncedAt"], claimed_over=None)
     if release:

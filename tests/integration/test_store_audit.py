@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.store import audit
+from shared.store import audit, insert_batches
 from shared.store.audit import AuditEntry, Outcome
-from shared.store.tables import table
 
 pytestmark = pytest.mark.integration
 
@@ -25,16 +24,14 @@ def _entry(n: int, at: datetime, **kw: object) -> AuditEntry:
 def test_many_rows_over_two_days_are_all_written_in_few_calls(settings, monkeypatch):
     now = datetime.now(UTC)
     entries = [_entry(n, now - timedelta(days=n % 2, seconds=n)) for n in range(230)]
-    client = table(settings, settings.audit_table)
     transactions: list[int] = []
-    submit = type(client).submit_transaction
+    insert_all = insert_batches.insert_all
 
-    def counted(self, operations, **kwargs):
-        operations = list(operations)
-        transactions.append(len(operations))
-        return submit(self, operations, **kwargs)
+    def counted(client, entities):
+        transactions.append(len(entities))
+        return insert_all(client, entities)
 
-    monkeypatch.setattr(type(client), "submit_transaction", counted)
+    monkeypatch.setattr(insert_batches, "insert_all", counted)
     audit.write_many(settings, entries)
 
     written = {e.record_id for e in audit.recent(settings, days=2) if e.record_id.startswith("rec-")}

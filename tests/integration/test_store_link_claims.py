@@ -14,7 +14,7 @@ from azure.core.exceptions import ServiceResponseError
 from azure.data.tables import TableClient
 
 from shared.errors import ConflictError, TransientError
-from shared.store import link_claims, links
+from shared.store import entity_requests, link_claims, links
 from shared.store.link_claims import LinkClaim
 from shared.store.link_store import TableLinkStore
 from shared.store.links import Link
@@ -66,24 +66,24 @@ def test_claiming_a_link_just_read_is_one_write_and_proves_it_unchanged(settings
     seen = SeenBeforeClaim(referral=None, link_etag=read.etag, read_at=time.monotonic())  # type: ignore[arg-type]
     calls: list[str] = []
 
-    def counted(name: str) -> Callable[..., Any]:
-        real = getattr(TableClient, name)
-
-        def call(self: TableClient, *args: Any, **kwargs: Any) -> Any:
+    def counted(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
             calls.append(name)
-            return real(self, *args, **kwargs)
+            return real(*args, **kwargs)
 
         return call
 
-    for name in ("create_entity", "get_entity", "update_entity", "delete_entity"):
-        monkeypatch.setattr(TableClient, name, counted(name))
+    for name in ("insert", "get", "merge", "replace"):  # the link table's single-entity requests
+        monkeypatch.setattr(entity_requests, name, counted(name, getattr(entity_requests, name)))
+    for name in ("create_entity", "get_entity", "update_entity", "delete_entity", "upsert_entity"):
+        monkeypatch.setattr(TableClient, name, counted(name, getattr(TableClient, name)))
     with store.claim("ref-lc3", ttl_seconds=60):
         claimed = store.get("lc3")
-        assert calls == ["update_entity"]
+        assert calls == ["merge"]  # the claim: If-Match on the ETag just read
         assert claimed is not None and claimed.etag != read.etag and claimed.claimed_over == read.etag
         assert seen.still_fresh(claimed)
         store.save(replace(claimed, snapshot={"stage": "won"}))
-    assert calls == ["update_entity", "update_entity", "update_entity"]  # claim, save, release
+    assert calls == ["merge", "replace", "merge"]  # claim, save, release
 
 
 def test_a_link_saved_by_another_worker_between_read_and_claim_is_not_fresh(settings):
@@ -151,16 +151,18 @@ def test_a_batch_claims_new_referrals_in_one_write_and_only_reads_linked_ones(se
 
 
 def test_a_claim_whose_write_landed_before_the_connection_broke_is_still_ours(settings, monkeypatch):
-    real_create = TableClient.create_entity
+    real_insert = entity_requests.insert
+    broken: list[str] = []
 
-    def lands_then_breaks(self, *args, **kwargs):
-        real_create(self, *args, **kwargs)
+    def lands_then_breaks(*args: Any, **kwargs: Any) -> str:
+        real_insert(*args, **kwargs)
+        broken.append("insert")
         raise ServiceResponseError("('Connection aborted.', ConnectionResetError(104, 'reset'))")
 
-    monkeypatch.setattr(TableClient, "create_entity", lands_then_breaks)
+    monkeypatch.setattr(entity_requests, "insert", lands_then_breaks)
     claim, link = link_claims.take(settings, "lc11", ttl_seconds=60, wait_seconds=0)
     monkeypatch.undo()
-    assert link is None and claim.placeholder
+    assert broken == ["insert"] and link is None and claim.placeholder
     assert busy(settings, "lc11")
     link_claims.release(settings, claim)
     assert not busy(settings, "lc11")
