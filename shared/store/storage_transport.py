@@ -5,10 +5,14 @@ requests that make up the app's Storage traffic sent straight through urllib3 (i
 header re-validation): about a quarter of the CPU of each Table or Queue call the app makes, and a
 backfilled record makes several. Storage calls need none of it: no cookies, no redirects (azure-core
 follows them itself), no proxy from the environment (read once, `storage_clients.transport_options`).
-So a plain request (an `azure.core.rest.HttpRequest` with a body in memory, not streamed, no proxy)
-goes to its origin's urllib3 connection pool, and its answer is read whole, as azure-core's own
-transport reads every non-streamed answer; anything else (a proxy, a file upload, a streamed
-download, the legacy request type) takes the inherited requests path unchanged.
+So a plain request (an `azure.core.rest.HttpRequest` with a body in memory, no proxy) goes to its
+origin's urllib3 connection pool, and its answer is read whole, as azure-core's own transport reads
+every non-streamed answer; anything else (a proxy, a file upload, custom TLS, the legacy request type)
+takes the inherited requests path unchanged. An answer asked for as a stream is read whole too: this
+transport serves only the Table and Queue clients (`storage_clients.transport_options`), whose answers
+the service bounds (an entity 1 MiB, a transaction's answer its 100 operations' status lines), and
+which stream only to keep azure-core's JSON decoding off an answer (a transaction's multipart, the
+app's own `entity_requests`) — not a blob download.
 
 Errors map as azure-core's requests transport maps them (its retry policy tells them apart):
 connecting fails → `ServiceRequestError` (timeout: `ServiceRequestTimeoutError`), the answer breaks
@@ -184,8 +188,8 @@ class StorageTransport(RequestsTransport):  # type: ignore[misc] # the package e
 
 def _plain(request: Any, kwargs: dict[str, Any]) -> bool:
     """A request the direct path sends as requests would: the rest type, its body in memory, no
-    per-call TLS or streaming options."""
-    if not isinstance(request, HttpRequest) or kwargs.get("stream"):
+    per-call TLS options."""
+    if not isinstance(request, HttpRequest):
         return False
     if any(kwargs.get(k) is not None for k in ("connection_verify", "connection_cert")):
         return False
