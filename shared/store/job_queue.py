@@ -15,6 +15,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFo
 from shared.config import POISON_QUEUE, SYNC_QUEUE, Settings
 from shared.errors import TransientError
 from shared.jobs import SyncJob
+from shared.store import queue_requests
 from shared.store.storage_clients import queue_client
 
 log = logging.getLogger("cosell_sync.store")
@@ -39,7 +40,7 @@ def _send_all(
     client = queue_client(settings, name, base64=base64)
 
     def send(message: str) -> None:
-        client.send_message(message, visibility_timeout=delay_seconds or None)
+        queue_requests.send(client, message, visibility_timeout=delay_seconds or None, base64=base64)
 
     if len(messages) == 1:
         send(messages[0])
