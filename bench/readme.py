@@ -37,11 +37,13 @@ METHOD = """## How each figure is taken
 - Backfill runs `shared.ops.backfill` (Partner Center source, batch mode unless the row says
   per-record) in a child process that also hosts every function — the queue worker, the Partner
   Center webhook (so the echoes of the backfill's own writes arrive) and the 2-second Salesforce
-  poll — with one more worker process per further core (as more instances would in Azure); the
-  reconcile timer is moved out of the run, and the poll's overlap is 0 s: with 30 s, the ids the poll
-  remembers from a backfill burst outgrow the watermark's table property (MAX_SEEN_CHARS 60,000
-  characters in shared/store/watermarks.py; Azure allows 32K UTF-16 characters) and every later poll
-  fails. Seeded referrals (`bench.backfill.MIX`): every one has
+  poll — with one more worker process per core beyond the first two (as more instances would in
+  Azure; one core is left to the simulators and Azurite, which in Azure are other machines: on this
+  2-core machine a second app process raised the app's CPU per record by a quarter and slowed the
+  backfill); the reconcile timer is moved out of the run, and the poll's overlap is 0 s: with 30 s,
+  the ids the poll remembers from a backfill burst outgrow the watermark's table property
+  (MAX_SEEN_CHARS 60,000 characters in shared/store/watermarks.py; Azure allows 32K UTF-16
+  characters) and every later poll fails. Seeded referrals (`bench.backfill.MIX`): every one has
   its customer's contact; 25 % have no close date (the close date Salesforce needs goes back to
   Partner Center), 50 % a note, 50 % a solution; customers recur across the groups. records/s
   counts until every referral has its opportunity; calls per record are every call the

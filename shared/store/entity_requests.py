@@ -27,6 +27,7 @@ from azure.core.exceptions import (
 from azure.core.rest import HttpRequest, HttpResponse
 from azure.data.tables import TableClient
 
+from shared.store import request_ids
 from shared.store.insert_batches import endpoint, odata_properties
 
 _JSON = "application/json;odata=nometadata"
@@ -80,7 +81,7 @@ def _headers(client: TableClient, extra: dict[str, str]) -> dict[str, str]:
 def _send(client: TableClient, request: HttpRequest) -> HttpResponse:
     # The generated client's `send_request`, as the SDK's own operations run through it; stream=True
     # leaves the answer to us (the pipeline would decode every JSON answer first).
-    response = client._client.send_request(request, stream=True)
+    response = client._client.send_request(request, stream=True, request_id=request_ids.next_id())
     response.read()
     return response
 

@@ -27,6 +27,8 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest, HttpResponse
 from azure.data.tables import TableClient
 
+from shared.store import request_ids
+
 MAX_ROWS = 100  # "The transaction can include at most 100 entities" (same page)
 _STATUS = re.compile(rb"^HTTP/1\.1 (\d{3})", re.MULTILINE)
 _INT32 = range(-(2**31), 2**31)
@@ -61,7 +63,7 @@ def insert_all(client: TableClient, entities: Sequence[Mapping[str, Any]]) -> No
     )
     # The generated client's documented `send_request` (the SDK's own transactions go through it):
     # stream=True keeps the pipeline from decoding a multipart answer as JSON.
-    response = client._client.send_request(request, stream=True)
+    response = client._client.send_request(request, stream=True, request_id=request_ids.next_id())
     _check(response, response.read())
 
 

@@ -19,6 +19,8 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 from azure.storage.queue import QueueClient
 
+from shared.store import request_ids
+
 
 def send(
     client: QueueClient, text: str, *, visibility_timeout: int | None = None, base64: bool = True
@@ -42,7 +44,7 @@ def send(
     )
     # The generated client's `send_request`, as the SDK's own operations run through it; stream=True
     # leaves the XML answer unparsed (we need only its status).
-    response = client._client.send_request(request, stream=True)
+    response = client._client.send_request(request, stream=True, request_id=request_ids.next_id())
     response.read()
     if response.status_code == 201:
         return

@@ -12,6 +12,7 @@ import pytest
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
 from shared.store import entity_requests, tables
+from shared.store.storage_transport import StorageTransport
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +99,20 @@ def test_refusals_are_the_sdks_exceptions(client, settings):
         lambda c: entity_requests.insert(c, {"PartitionKey": key, "RowKey": "r"}),
     )
     assert entity_requests.get(client, key, "r")[1] == etag
+
+
+def test_each_request_carries_its_own_client_request_id(client, monkeypatch):
+    sent: list[str] = []
+    real = StorageTransport.send
+
+    def spy(self: StorageTransport, request: Any, **kwargs: Any) -> Any:
+        sent.append(request.headers["x-ms-client-request-id"])
+        return real(self, request, **kwargs)
+
+    monkeypatch.setattr(StorageTransport, "send", spy)
+    key = uuid.uuid4().hex
+    etag = entity_requests.insert(client, {"PartitionKey": key, "RowKey": "r"})
+    entity_requests.merge(client, {"PartitionKey": key, "RowKey": "r", "A": "1"}, etag)
+    entity_requests.get(client, key, "r")
+    assert len(sent) == 3 and len(set(sent)) == 3
+    assert len({s.rsplit("-", 1)[0] for s in sent}) == 1  # one process prefix, a counter after it
