@@ -299,10 +299,12 @@ def deployment_model(results: dict[str, Any]) -> list[str]:
             model.backfill_time(n, pc_rate_per_s=r, per_record=per_record, records_per_s=rate)
             for r in model.PC_RATES_PER_S
         ]
+        workers = run.get("worker_processes", 1)
+        processes = f"{workers} worker process{'es' if workers > 1 else ''}"
         lines += _paragraph(
             f"A backfill of {n:,} referrals takes the longer of {n:,} × {run['pc_calls_per_record']} "
             f"Partner Center calls per referral ÷ the allowed request rate, and {n:,} ÷ {rate} records/s "
-            f"(the CPU-bound rate measured here, {run.get('worker_processes', 1)} worker processes sharing "
+            f"(the CPU-bound rate measured here, {processes} sharing "
             f"this machine's cores with the simulators and Azurite; more instances raise it in Azure). "
             f"Figures of the {size:,}-referral {run.get('mode', 'per-record')} run. It also costs "
             f"{_count(times[0].salesforce_calls)} Salesforce calls ({run.get('sf_calls_per_record', '?')} "
