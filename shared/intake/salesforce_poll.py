@@ -89,12 +89,14 @@ class _OwnWrites:
 _BULK_ROWS = 20
 _CLOCK_MARGIN = timedelta(seconds=5)
 """Links are stamped with this app's clock, opportunities with Salesforce's: a link saved for one of
-the versions a poll checks was saved after the oldest of them (we save it once Salesforce answered the
-write, so after its commit), give or take the clocks' skew — both NTP-synchronised, well under a
-second; 5 s covers that many times over. A link the query misses only costs a job that finds nothing
-to write (or a delayed one, `changes.ours`), never an echo taken for an edit: so the query reads the
-links of the last moments, not of the whole poll window. (With 2 minutes, each poll of a 10,000
-referral backfill re-read every link saved in those minutes: 10 % of the app's CPU.)"""
+the versions a poll checks was saved after the oldest of them (we save it once Salesforce answered
+the write, so after its commit; a SystemModstamp may be older than its commit, never newer:
+../shared/spec/salesforce.md §5.2, late commits — the simulator makes both), give or take the
+clocks' skew — both NTP-synchronised, well under a second; 5 s covers that many times over. A link
+the query misses only costs a job that finds nothing to write (or a delayed one, `changes.ours`),
+never an echo taken for an edit: so the query reads the links of the last moments, not of the whole
+poll window. (With 2 minutes, each poll of a 10,000 referral backfill re-read every link saved in
+those minutes: 10 % of the app's CPU.)"""
 
 
 def poll_once(

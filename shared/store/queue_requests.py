@@ -1,13 +1,12 @@
 """Putting a message on a queue, with the request written here ("Put Message",
 https://learn.microsoft.com/rest/api/storageservices/put-message) and sent through the queue client's
-own pipeline (credential, retries, transport).
+own pipeline (`own_requests`).
 
 `QueueClient.send_message` also parses the service's XML answer into models we never read (the new
 message's id and pop receipt): about a third of the call's CPU, measured in a backfill's profile. The
 body is the same: `<QueueMessage><MessageText>` holding the text, base64 of its UTF-8 when the queue's
 consumer expects that (the Functions queue trigger's default, `TextBase64EncodePolicy`'s encoding).
-Errors are the SDK's: 404 ResourceNotFoundError (QueueNotFound), anything else but 201
-HttpResponseError."""
+Errors are the SDK's (`own_requests.refusal`): 404 ResourceNotFoundError (QueueNotFound), and so on."""
 
 from __future__ import annotations
 
@@ -15,11 +14,10 @@ import base64 as b64
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 from azure.storage.queue import QueueClient
 
-from shared.store import request_ids
+from shared.store import own_requests
 
 
 def send(
@@ -42,13 +40,7 @@ def send(
         headers={"x-ms-version": client.api_version, "Content-Type": "application/xml; charset=utf-8"},
         content=body.encode(),
     )
-    # The generated client's `send_request`, as the SDK's own operations run through it; stream=True
-    # leaves the XML answer unparsed (we need only its status).
-    response = client._client.send_request(request, stream=True, request_id=request_ids.next_id())
-    response.read()
-    if response.status_code == 201:
-        return
-    text_answer = response.text()[:500]
-    error = ResourceNotFoundError if response.status_code == 404 else HttpResponseError
-    code = response.headers.get("x-ms-error-code") or ""
-    raise error(message=f"{code}: {text_answer}" if code else text_answer, response=response)
+    response = own_requests.send(client, request)  # its XML answer is not parsed: the status suffices
+    if response.status_code != 201:
+        code = response.headers.get("x-ms-error-code") or ""
+        raise own_requests.refusal(response, code, response.text()[:500])
